@@ -1,0 +1,115 @@
+"""CIFAR-10 for the course: a local copy of the official layout, or Keras's download.
+
+Hubs without internet (and CI) set ``CIFAR10_DIR`` to a folder that holds
+``cifar-10-batches-py/`` (or to that folder itself). The batches are read with Keras's
+own restricted unpickler, which refuses every global except NumPy's array builders, so a
+tampered batch cannot run code.
+"""
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
+               "dog", "frog", "horse", "ship", "truck")
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+IMAGES_PER_BATCH = 10_000
+N_TRAIN_POOL = IMAGES_PER_BATCH * len(TRAIN_BATCHES)
+ENV_VAR = "CIFAR10_DIR"
+
+
+class DataError(RuntimeError):
+    """The CIFAR-10 files are missing or unreadable; the message says which and why."""
+
+
+def _batches_dir(root):
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"{ENV_VAR}={root} is not a directory. Point it at the folder that holds "
+            "'cifar-10-batches-py/' (the unpacked official CIFAR-10 python archive).")
+    inner = root / "cifar-10-batches-py"
+    return inner if inner.is_dir() else root
+
+
+def _read_batch(path):
+    """Images as (N, 32, 32, 3) uint8 and labels as (N,) uint8, from one official batch."""
+    from keras.src.datasets.cifar import load_batch  # Keras's restricted unpickler
+
+    if not path.is_file():
+        raise DataError(f"missing CIFAR-10 file {path}: expected one of {TRAIN_BATCHES + (TEST_BATCH,)} "
+                        "from the official 'cifar-10-batches-py' archive.")
+    try:
+        images, labels = load_batch(str(path))
+    except (EOFError, pickle.UnpicklingError, ValueError, KeyError, TypeError,
+            AttributeError, IndexError, UnicodeDecodeError, MemoryError) as err:
+        raise DataError(
+            f"cannot read CIFAR-10 file {path}: {type(err).__name__}: {err}. Expected a "
+            f"pickled dict with b'data' ({IMAGES_PER_BATCH}x3072 uint8) and b'labels'; the file "
+            "may be truncated or corrupt, so unpack the official archive again.") from err
+    labels = np.asarray(labels)
+    if images.shape != (IMAGES_PER_BATCH, 3, 32, 32) or images.dtype != np.uint8 \
+            or labels.shape != (IMAGES_PER_BATCH,) or labels.min() < 0 or labels.max() > 9:
+        raise DataError(
+            f"unexpected content in CIFAR-10 file {path}: images {images.shape} {images.dtype}, "
+            f"labels {labels.shape}; expected {IMAGES_PER_BATCH} images of 3x32x32 uint8 "
+            "and labels 0-9.")
+    return images.transpose(0, 2, 3, 1), labels.astype(np.uint8)
+
+
+def _read_all(root):
+    folder = _batches_dir(root)
+    # Read every file before returning anything, so a bad batch never leaves a half-loaded set.
+    train = [_read_batch(folder / name) for name in TRAIN_BATCHES]
+    x_test, y_test = _read_batch(folder / TEST_BATCH)
+    x_train = np.concatenate([images for images, _ in train])
+    y_train = np.concatenate([labels for _, labels in train])
+    return (x_train, y_train), (x_test, y_test)
+
+
+def load_cifar10(directory=None):
+    """Return ``(x_train, y_train), (x_test, y_test)`` as uint8 arrays, labels of shape (N,).
+
+    Reads ``directory`` or ``$CIFAR10_DIR`` when either is set, else Keras's download.
+    """
+    directory = directory or os.environ.get(ENV_VAR)
+    if directory:
+        return _read_all(directory)
+    import keras
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+    return (x_train, y_train.reshape(-1)), (x_test, y_test.reshape(-1))
+
+
+def _scaled(images):
+    return images.astype("float32") / 255.0
+
+
+def split_indices(n_train, n_val, seed):
+    """Seeded, disjoint positions into the 50,000 training images: (train, validation)."""
+    if n_train < 1 or n_val < 1 or n_train + n_val > N_TRAIN_POOL:
+        raise ValueError(f"need 1 <= n_train, n_val and n_train + n_val <= {N_TRAIN_POOL}; "
+                         f"got n_train={n_train}, n_val={n_val}")
+    order = np.random.default_rng(seed).permutation(N_TRAIN_POOL)
+    # Validation comes from the end of the permutation, so it stays the same when n_train changes.
+    return order[:n_train], order[N_TRAIN_POOL - n_val:]
+
+
+def load_training_split(n_train, n_val, seed, directory=None):
+    """Students' data: ``(train_images, train_labels), (val_images, val_labels)``.
+
+    Both parts come from CIFAR-10's training images, scaled to [0, 1]; the official test
+    images are the grader's held-out set and are never returned here.
+    """
+    (x, y), _ = load_cifar10(directory)
+    train, val = split_indices(n_train, n_val, seed)
+    return (_scaled(x[train]), y[train]), (_scaled(x[val]), y[val])
+
+
+def load_heldout(directory=None):
+    """The grader's held-out images (CIFAR-10's official test set), scaled to [0, 1]."""
+    _, (x_test, y_test) = load_cifar10(directory)
+    return _scaled(x_test), y_test
