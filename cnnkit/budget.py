@@ -30,12 +30,15 @@ class Budget:
     seed: int = 42
 
 
+# Measured on 2 CPU cores (no GPU), batch 32, dropout 0.2: 15,000 images x 4 epochs reach
+# 0.51-0.55 held-out accuracy over seeds (see the README's figures), in about 40 s; a model
+# that never trains, or trains with logits fed to from_logits=False, stays at 0.10.
 BUDGETS = {
     b.name: b for b in (
-        Budget("student", n_train=20_000, n_val=5_000, epochs=3, baseline_epochs=3,
-               baseline_n_train=20_000, tune_n_train=5_000, tune_epochs=2, batch_size=32,
+        Budget("student", n_train=15_000, n_val=5_000, epochs=4, baseline_epochs=4,
+               baseline_n_train=15_000, tune_n_train=4_000, tune_epochs=2, batch_size=32,
                heldout_threshold=0.45),
-        Budget("grading", n_train=20_000, n_val=2_000, epochs=3, baseline_epochs=1,
+        Budget("grading", n_train=15_000, n_val=2_000, epochs=4, baseline_epochs=1,
                baseline_n_train=2_000, tune_n_train=500, tune_epochs=1, batch_size=32,
                heldout_threshold=0.45),
         Budget("smoke", n_train=2_000, n_val=500, epochs=2, baseline_epochs=1,

@@ -36,7 +36,7 @@ def _batches_dir(root):
 
 
 def _read_batch(path):
-    """Images as (N, 32, 32, 3) uint8 and labels as (N,) uint8, from one official batch."""
+    """Images as (N, 32, 32, 3) uint8 and labels as (N, 1) uint8, from one official batch."""
     from keras.src.datasets.cifar import load_batch  # Keras's restricted unpickler
 
     if not path.is_file():
@@ -57,7 +57,7 @@ def _read_batch(path):
             f"unexpected content in CIFAR-10 file {path}: images {images.shape} {images.dtype}, "
             f"labels {labels.shape}; expected {IMAGES_PER_BATCH} images of 3x32x32 uint8 "
             "and labels 0-9.")
-    return images.transpose(0, 2, 3, 1), labels.astype(np.uint8)
+    return images.transpose(0, 2, 3, 1), labels.astype(np.uint8).reshape(-1, 1)
 
 
 def _read_all(root):
@@ -71,17 +71,18 @@ def _read_all(root):
 
 
 def load_cifar10(directory=None):
-    """Return ``(x_train, y_train), (x_test, y_test)`` as uint8 arrays, labels of shape (N,).
+    """Return ``(x_train, y_train), (x_test, y_test)`` exactly as Keras's loader does.
 
-    Reads ``directory`` or ``$CIFAR10_DIR`` when either is set, else Keras's download.
+    Images are (N, 32, 32, 3) uint8 and labels (N, 1) uint8, the shapes of
+    ``keras.datasets.cifar10.load_data()``. Reads ``directory`` or ``$CIFAR10_DIR`` when
+    either is set, else that Keras function, which downloads the dataset once.
     """
     directory = directory or os.environ.get(ENV_VAR)
     if directory:
         return _read_all(directory)
     import keras
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
-    return (x_train, y_train.reshape(-1)), (x_test, y_test.reshape(-1))
+    return keras.datasets.cifar10.load_data()
 
 
 def _scaled(images):

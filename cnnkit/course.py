@@ -1,0 +1,94 @@
+"""Run nbgrader's own commands on a course folder, and read results from its gradebook.
+
+Commands run as subprocesses of the real ``nbgrader`` CLI, in the course folder so its
+``nbgrader_config.py`` applies, with this interpreter's ``bin`` first on PATH (nbgrader
+starts ``alembic`` and Jupyter kernels by name).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .submissions import ASSIGNMENT, NOTEBOOK
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE_FILES = ("nbgrader_config.py", "source")
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader command failed; the message holds the command and its log's tail."""
+
+
+def environment(**extra):
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def nbgrader(course_dir, *args, check=True, **env):
+    """Run ``nbgrader ARGS`` in course_dir; return the completed process (output captured)."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    done = subprocess.run(command, cwd=course_dir, env=environment(**env), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if check and done.returncode != 0:
+        tail = "\n".join(done.stdout.splitlines()[-40:])
+        raise NbgraderError(f"nbgrader {' '.join(args)} failed (exit {done.returncode}):\n{tail}")
+    return done
+
+
+def copy_course(target, root=ROOT):
+    """A fresh course folder at target holding this kit's config and source."""
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in COURSE_FILES:
+        src = Path(root) / name
+        if src.is_dir():
+            shutil.copytree(src, target / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            shutil.copy2(src, target / name)
+    return target
+
+
+def generate_release(course_dir, **env):
+    return nbgrader(course_dir, "generate_assignment", ASSIGNMENT, "--force", **env)
+
+
+def autograde(course_dir, student=None, **env):
+    args = ["autograde", ASSIGNMENT, "--force"] + (["--student", student] if student else [])
+    return nbgrader(course_dir, *args, **env)
+
+
+def generate_feedback(course_dir, student=None, **env):
+    args = ["generate_feedback", ASSIGNMENT, "--force"] + (["--student", student] if student else [])
+    return nbgrader(course_dir, *args, **env)
+
+
+def export(course_dir, path="grades.csv", **env):
+    nbgrader(course_dir, "export", "--to", str(path), **env)
+    return Path(course_dir) / path
+
+
+def db_url(course_dir):
+    return f"sqlite:///{Path(course_dir) / 'gradebook.db'}"
+
+
+def scores(course_dir, student):
+    """``{grade_id: (score, max_score)}`` for the student's autograded test cells."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(os.environ.get("NBGRADER_DB_URL") or db_url(course_dir)) as gradebook:
+        notebook = gradebook.find_submission_notebook(NOTEBOOK[:-len(".ipynb")], ASSIGNMENT, student)
+        return {grade.name: (grade.score, grade.max_score)
+                for grade in notebook.grades if grade.cell_type == "code"}
+
+
+def autograded_notebook(course_dir, student):
+    return Path(course_dir) / "autograded" / student / ASSIGNMENT / NOTEBOOK
+
+
+def feedback_html(course_dir, student):
+    return Path(course_dir) / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")

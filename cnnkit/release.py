@@ -1,0 +1,18 @@
+"""Regenerate everything made from source/: release/ and the sample submissions.
+
+    python -m cnnkit.release
+
+Both are committed; grader_tests/test_release.py fails when either is out of date.
+"""
+
+from . import course, submissions
+
+
+def main(root=course.ROOT):
+    course.generate_release(root)
+    for student, path in submissions.write_samples(root).items():
+        print(f"wrote {path.relative_to(root)}")
+
+
+if __name__ == "__main__":
+    main()
