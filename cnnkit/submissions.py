@@ -95,7 +95,7 @@ def apply(nb, change):
         if cell is None or edit.old not in cell.source:
             raise ValueError(f"{change.name}: cannot find {edit.old!r} in cell {edit.cell!r}; "
                              "update the edit to match the source notebook")
-        cell.source = cell.source.replace(edit.old, edit.new, 1)
+        cell.source = cell.source.replace(edit.old, edit.new)
     return nb
 
 

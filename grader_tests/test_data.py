@@ -1,0 +1,96 @@
+"""The CIFAR-10 loader: the official layout, Keras's shapes, and clear errors on bad files."""
+
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from cnnkit import data
+
+
+def test_official_layout_loads_with_kerass_shapes(cifar_dir):
+    (x_train, y_train), (x_test, y_test) = data.load_cifar10(cifar_dir)
+    assert x_train.shape == (50_000, 32, 32, 3) and x_train.dtype == np.uint8
+    assert y_train.shape == (50_000, 1) and x_test.shape == (10_000, 32, 32, 3)
+    assert y_test.shape == (10_000, 1)
+    assert np.bincount(y_train.ravel()).tolist() == [5_000] * 10
+    assert np.bincount(y_test.ravel()).tolist() == [1_000] * 10
+
+
+def test_environment_variable_and_inner_folder_both_work(cifar_dir, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, str(cifar_dir / "cifar-10-batches-py"))
+    (_, y_train), _ = data.load_cifar10()
+    assert len(y_train) == 50_000
+
+
+def test_split_is_seeded_disjoint_and_never_holds_test_images(cifar_dir):
+    (train_x, train_y), (val_x, val_y) = data.load_training_split(300, 100, seed=7, directory=cifar_dir)
+    (again_x, _), _ = data.load_training_split(300, 100, seed=7, directory=cifar_dir)
+    (other_x, _), _ = data.load_training_split(300, 100, seed=8, directory=cifar_dir)
+    assert train_x.shape == (300, 32, 32, 3) and val_y.shape == (100, 1)
+    assert train_x.dtype == np.float32 and 0.0 <= train_x.min() and train_x.max() <= 1.0
+    np.testing.assert_array_equal(train_x, again_x)
+    assert not np.array_equal(train_x, other_x)
+    train_idx, val_idx = data.split_indices(300, 100, seed=7)
+    assert not set(train_idx) & set(val_idx)
+    heldout_x, _ = data.load_heldout(cifar_dir)
+    flat = {row.tobytes() for row in heldout_x[:2000]}
+    assert not any(row.tobytes() in flat for row in np.concatenate([train_x, val_x]))
+
+
+def copy_layout(cifar_dir, tmp_path):
+    target = tmp_path / "cifar-10-batches-py"
+    shutil.copytree(cifar_dir / "cifar-10-batches-py", target)
+    return target
+
+
+def test_missing_directory_names_it(tmp_path):
+    with pytest.raises(data.DataError, match=r"not a directory.*cifar-10-batches-py"):
+        data.load_cifar10(tmp_path / "nowhere")
+
+
+def test_missing_batch_names_the_file(cifar_dir, tmp_path):
+    (copy_layout(cifar_dir, tmp_path) / "data_batch_4").unlink()
+    with pytest.raises(data.DataError, match=r"missing CIFAR-10 file .*data_batch_4"):
+        data.load_cifar10(tmp_path)
+
+
+def test_truncated_batch_names_the_file_and_what_was_expected(cifar_dir, tmp_path):
+    batch = copy_layout(cifar_dir, tmp_path) / "test_batch"
+    batch.write_bytes(batch.read_bytes()[:1_000_000])
+    with pytest.raises(data.DataError, match=r"cannot read CIFAR-10 file .*test_batch.*truncated"):
+        data.load_cifar10(tmp_path)
+
+
+class _Exploit:
+    def __reduce__(self):
+        import os
+        return (os.system, ("touch pwned",))
+
+
+def test_batch_with_code_in_it_is_refused_without_running_it(cifar_dir, tmp_path, monkeypatch):
+    folder = copy_layout(cifar_dir, tmp_path)
+    (folder / "data_batch_2").write_bytes(pickle.dumps({b"data": _Exploit(), b"labels": [0]}))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(data.DataError, match=r"data_batch_2"):
+        data.load_cifar10(tmp_path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_wrong_shape_is_reported(cifar_dir, tmp_path):
+    folder = copy_layout(cifar_dir, tmp_path)
+    (folder / "data_batch_1").write_bytes(pickle.dumps(
+        {b"data": np.zeros((10, 3072), np.uint8), b"labels": [0] * 10}, protocol=4))
+    with pytest.raises(data.DataError, match=r"unexpected content .*data_batch_1.*10000 images"):
+        data.load_cifar10(tmp_path)
+
+
+def test_without_a_local_copy_it_uses_kerass_loader(monkeypatch):
+    import keras
+
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    fake = ((np.zeros((2, 32, 32, 3), np.uint8), np.zeros((2, 1), np.uint8)),
+            (np.zeros((1, 32, 32, 3), np.uint8), np.ones((1, 1), np.uint8)))
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: fake)
+    assert data.load_cifar10() is fake
