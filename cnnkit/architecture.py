@@ -5,7 +5,7 @@ Everything here reads Keras's serialized configs (``model.get_config()`` or the
 checks can run on a model in memory or on a saved file without executing student code.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PARAM_COUNT = 87_060  # the lesson's model, with or without its parameter-free Dropout
 
@@ -23,7 +23,6 @@ class Layer:
     activation: str = None      # "relu", "linear", "softmax", ...
     padding: str = None
     rate: float = None          # Dropout
-    extra: dict = field(default_factory=dict, compare=False)
 
     def describe(self):
         if self.kind == "Conv2D":
@@ -80,8 +79,7 @@ def _layer(class_name, config):
 def _walk(entry):
     """Yield (class_name, config) for every leaf layer, entering nested models."""
     class_name, config = entry.get("class_name"), entry.get("config") or {}
-    if class_name in _WRAPPERS or (isinstance(config, dict) and "layers" in config
-                                   and class_name not in ("InputLayer",)):
+    if class_name in _WRAPPERS or "layers" in config:
         for child in config.get("layers", []):
             yield from _walk(child)
     elif class_name != "InputLayer":

@@ -32,7 +32,7 @@ class Budget:
 
 # Measured on 2 CPU cores (no GPU), batch 32, dropout 0.2: 15,000 images x 4 epochs reach
 # 0.51-0.55 held-out accuracy over seeds (see the README's figures), in about 40 s; a model
-# that never trains, or trains with logits fed to from_logits=False, stays at 0.10.
+# that never trains, or trains with logits fed to from_logits=False, stays near 0.10.
 BUDGETS = {
     b.name: b for b in (
         Budget("student", n_train=15_000, n_val=5_000, epochs=4, baseline_epochs=4,
