@@ -24,7 +24,7 @@ c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchan
 
 # nbgrader's default of 30 s per cell would kill training. The largest training cell takes
 # about 40 s under the grading budget and about a minute under the student budget.
-c.Execute.timeout = 600
+c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", 600))
 c.Execute.interrupt_on_timeout = True
 
 # Keep a submission that prints in a loop from bloating the autograded notebook and feedback.
@@ -40,3 +40,29 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Models and caches that a run of the notebook leaves behind are not part of an assignment.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "*.keras", "*.h5"]
+
+# ---- Grading that student code cannot fool (cnnkit/grader/, README "Grading safely").
+# The kernel runs sandboxed (bubblewrap, no network, as $CNNKIT_SANDBOX_USER when root) in a
+# scratch folder; faults, floods and stderr are handled per cell; after each graded test
+# cell the kernel hands over its answers, and ScoreOutside judges every graded cell from
+# them, from the saved models (read as JSON, then loaded with safe_mode=True in a sandbox)
+# and from the held-out images, outside the student's process, before SaveAutoGrades.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
+                                    DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+
+from cnnkit.grader.execute import GuardedExecute  # noqa: E402
+from cnnkit.grader.feedback import HideTestCode  # noqa: E402
+from cnnkit.grader.intake import DropEmptyMetadata, recover_renamed  # noqa: E402
+from cnnkit.grader.score import ScoreOutside  # noqa: E402
+
+c.Autograde.exporter_class = "cnnkit.grader.intake.TolerantExporter"
+c.Autograde.pre_convert_hook = recover_renamed
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, ScoreOutside,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]

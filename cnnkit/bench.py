@@ -23,16 +23,18 @@ GIB = 1024 ** 3
 
 
 class PeakKernelMemory:
-    """Largest resident set size seen in any ipykernel process started while active."""
+    """Largest resident set size seen in any process started while active whose command
+    line mentions ``marker``: the student's kernel by default, or the sandboxed evaluator."""
 
-    def __init__(self, interval=0.2):
+    def __init__(self, interval=0.2, marker="ipykernel"):
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self.marker = marker
         self._before = {p.pid for p in psutil.process_iter()}
 
     def _kernels(self):
         for process in psutil.process_iter(["pid", "cmdline"]):
             if process.info["pid"] not in self._before and \
-                    any("ipykernel" in part for part in process.info["cmdline"] or ()):
+                    any(self.marker in part for part in process.info["cmdline"] or ()):
                 yield process
 
     def _watch(self):
@@ -59,12 +61,12 @@ def grade_reference(workdir):
     course.generate_release(directory)
     submissions.write(submissions.reference(*submissions.source_and_release(directory)),
                       directory, "reference")
-    with PeakKernelMemory() as memory:
+    with PeakKernelMemory() as memory, PeakKernelMemory(marker="cnnkit.grader.evaluate") as evaluator:
         started = time.monotonic()
         course.autograde(directory, "reference", CNNKIT_BUDGET="")
         seconds = time.monotonic() - started
     got = course.scores(directory, "reference")
-    return directory, seconds, memory.peak, got
+    return directory, seconds, (memory.peak, evaluator.peak), got
 
 
 def heldout_of_saved_model(directory):
@@ -102,7 +104,8 @@ def main(argv=()):
         directory, seconds, peak, got = grade_reference(workdir)
         score = sum(s for s, _ in got.values())
         print(f"autograde wall time (reference, grading budget): {seconds:.1f} s", flush=True)
-        print(f"kernel peak memory (RSS): {peak / GIB:.2f} GiB", flush=True)
+        print(f"kernel peak memory (RSS): {peak[0] / GIB:.2f} GiB; sandboxed evaluator's: "
+              f"{peak[1] / GIB:.2f} GiB", flush=True)
         print(f"autograded score: {score:g} / {sum(m for _, m in got.values()):g}", flush=True)
         accuracy = heldout_of_saved_model(directory)
         print(f"held-out accuracy (reference, grading budget): {accuracy:.4f} "

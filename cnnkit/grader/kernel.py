@@ -1,0 +1,47 @@
+"""A Jupyter kernel manager that starts the student's kernel inside the sandbox.
+
+The sandbox has no network, not even the host's loopback, so the kernel talks to nbgrader
+over ZeroMQ's ``ipc`` transport: Unix sockets in a private folder bound into the sandbox.
+Interrupts go as messages on the control channel, because a signal to the sandbox's
+process group would first reach bubblewrap.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+
+from . import sandbox
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    work_dir = None  # the folder the kernel may write: the student's autograded folder
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._runtime = Path(tempfile.mkdtemp(prefix="cnnkit-kernel-"))
+        self._runtime.chmod(0o755)
+        self.transport = "ipc"
+        self.ip = str(self._runtime / "kernel")
+        self.connection_file = str(self._runtime / "kernel.json")
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        argv = super().format_kernel_cmd(extra_arguments)
+        sandbox.give(self._runtime)  # the kernel reads the connection file and makes its sockets here
+        writable = [self._runtime] + ([Path(self.work_dir)] if self.work_dir else [])
+        return sandbox.command(argv, writable=writable, cwd=self.work_dir)
+
+    async def _async_interrupt_kernel(self):
+        if self.has_kernel:
+            self.kernel_spec.interrupt_mode = "message"
+        await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self._runtime, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
