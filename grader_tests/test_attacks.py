@@ -63,6 +63,12 @@ def _notebook_text(directory, student):
     return json.dumps(submissions.read(course.autograded_notebook(directory, student)))
 
 
+def _outputs_text(directory, student):
+    """Everything the cells printed or raised, without the student's source code."""
+    cells = submissions.read(course.autograded_notebook(directory, student)).cells
+    return json.dumps([cell.get("outputs", []) for cell in cells])
+
+
 @pytest.mark.parametrize("attack", attacks.ATTACKS, ids=lambda a: a.name)
 def test_attack_scores_what_honest_work_earns(attacked, attack):
     got = course.scores(attacked["dir"], attack.name)
@@ -72,7 +78,7 @@ def test_attack_scores_what_honest_work_earns(attacked, attack):
 
 
 def test_sandbox_blocks_every_escape(attacked):
-    text = _notebook_text(attacked["dir"], "escape")
+    text = _outputs_text(attacked["dir"], "escape")
     for what in ("read the hidden tests", "read the gradebook", "write the gradebook",
                  "read another student", "read the held-out images", "write outside its folder",
                  "reach the network"):
@@ -108,7 +114,8 @@ def test_feedback_shows_names_points_and_messages_not_test_code(attacked, cifar_
     assert "The optimizer is Adam (hidden test)" in html          # the test's name
     assert "the SGD optimizer" in html                            # its message
     assert "The test code is not shown" in html
-    for secret in ("cnnkit.checks", "BEGIN HIDDEN TESTS", "heldout_threshold", str(cifar_dir),
+    for secret in ("from cnnkit.checks import", "check_optimizer(", "BEGIN HIDDEN TESTS",
+                   "heldout_threshold", str(cifar_dir),
                    str(attacked["dir"])):
         assert secret not in html
 

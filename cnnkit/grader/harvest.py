@@ -57,7 +57,8 @@ def _history(ns, folder):
 
     history, model = ns["history"], ns["model"]
     values = {"is_history": type(history).__name__ if not isinstance(history, keras.callbacks.History) else True,
-              "belongs": history.model is model if hasattr(history, "model") else False,
+              # fit records its History on the model: a History built by hand is not that object.
+              "belongs": getattr(model, "history", None) is history,
               "trained_base": _save(model, "trained_base", folder)}
     if values["is_history"] is True:
         values["curves"] = {str(k): [_number(v) for v in vs] for k, vs in history.history.items()}

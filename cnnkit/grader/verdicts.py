@@ -181,7 +181,8 @@ def train_history(ev):
     values = _values(ev, "test_train_history")
     curves = _curves(values)
     if values.get("belongs") is not True:
-        raise Fail("history does not belong to model: keep the History that fitting `model` returned.")
+        raise Fail("history is not the History that model.fit(...) returned when it trained `model`: "
+                   "return fit's result itself, not a History built by hand or another model's.")
     config, measured = _model(ev, "trained_base", "model")
     missing = [key for key in ("loss", "val_loss") if key not in curves]
     if compilation.has_accuracy(config.get("compile_config") or {}):
@@ -273,6 +274,18 @@ def dropout_layer(ev):
                    "build_model(): build both with build_model.")
 
 
+def _layer_problems(layers):
+    """Part A's and Part G's graded layer choices the dropout model gets wrong."""
+    problems = architecture.structure_problems(layers)
+    drops = [i for i, layer in enumerate(layers) if layer.kind == "Dropout"]
+    convs = [i for i, layer in enumerate(layers) if layer.kind == "Conv2D"]
+    if len(drops) != 1 or not isinstance(layers[drops[0]].rate, (int, float)) \
+            or not math.isclose(layers[drops[0]].rate, DROPOUT_RATE) \
+            or not (convs and convs[-1] < drops[0] < len(layers) - 1):
+        problems.append(f"it should have one Dropout({DROPOUT_RATE}) between the last Conv2D and the output")
+    return problems
+
+
 def heldout(ev):
     _saved(_values(ev, "test_heldout_accuracy"), "dropout", "model_dropout")
     config, measured = _model(ev, "dropout", "model_dropout")
@@ -283,10 +296,11 @@ def heldout(ev):
     problems = [loss_problem(_layers(config), compile_config)]
     optimizer = compilation.optimizer_of(compile_config) if compile_config else "missing"
     problems.append(None if optimizer == "Adam" else f"the optimizer is {optimizer}, not Adam")
-    problems = [p for p in problems if p]
+    problems = [p for p in problems if p] + _layer_problems(_layers(config))
     if problems:
-        return ("Held-out accuracy not scored: " + "; ".join(problems) + ". Part C already counts "
-                "that mistake; fix it there and this test will measure accuracy.")
+        # The threshold is calibrated on the lesson's network and loss: charge a mistake once.
+        return ("Held-out accuracy not scored: " + "; ".join(problems) + ". Another test already "
+                "counts that mistake; fix it there and this test will measure accuracy.")
     predictions = np.asarray(measured.get("predictions", []))
     labels = np.asarray(ev.heldout_labels).reshape(-1)
     accuracy = float(np.mean(predictions == labels)) if predictions.shape == labels.shape else 0.0
