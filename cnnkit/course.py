@@ -40,6 +40,24 @@ def nbgrader(course_dir, *args, check=True, **env):
     return done
 
 
+def start(course_dir, *args, log, **env):
+    """Start ``nbgrader ARGS`` in the background, its output going to the file log."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=course_dir, env=environment(**env),
+                                   stdout=output, stderr=subprocess.STDOUT, text=True)
+    process.args_text, process.log = " ".join(args), Path(log)
+    return process
+
+
+def finish(process):
+    """Wait for a started nbgrader command; raise NbgraderError if it failed."""
+    if process.wait() != 0:
+        tail = "\n".join(process.log.read_text().splitlines()[-40:])
+        raise NbgraderError(f"nbgrader {process.args_text} failed (exit {process.returncode}):\n{tail}")
+    return process.log.read_text()
+
+
 def copy_course(target, root=ROOT):
     """A fresh course folder at target holding this kit's config and source."""
     target = Path(target)

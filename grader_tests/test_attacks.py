@@ -1,62 +1,21 @@
 """Attacks on the grader and faults during grading, each graded by the real pipeline.
 
 Every submission in ``cnnkit.attacks`` is autograded in one ``nbgrader autograde`` run under
-the smoke budget, with a 60 s cell timeout so the loop that ignores interrupts is stopped
-quickly. Each must score what honest work with the same mistakes earns, and its notebook must
-say what happened.
+the smoke budget (conftest.batches), with a 60 s cell timeout so the loop that ignores
+interrupts is stopped quickly. Each must score what honest work with the same mistakes
+earns, and its notebook must say what happened.
 """
 
-import hashlib
 import json
 import os
-import socket
-from pathlib import Path
 
 import pytest
 
 from cnnkit import attacks, course, submissions
 
-from conftest import RELEASE, graded_cells, make_course
+from conftest import LAMBDA_MARK, RELEASE, digests, graded_cells, make_course
 
 CELLS = graded_cells(submissions.read(RELEASE))
-LAMBDA_MARK = Path("/tmp/cnnkit-lambda-ran")
-
-
-def _digests(folder):
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="session")
-def attacked(tmp_path_factory, cifar_dir):
-    directory = make_course(tmp_path_factory, "attack_course")
-    reference = submissions.reference(*submissions.source_and_release(directory))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    listener.setblocking(False)
-    context = {"root": str(directory), "port": listener.getsockname()[1],
-               "heldout": str(Path(cifar_dir) / "cifar-10-batches-py" / "test_batch")}
-    for attack in attacks.ATTACKS:
-        path = submissions.write(reference, directory, attack.name)
-        if attack.filename:
-            path.unlink()
-            path = path.with_name(attack.filename)
-        path.write_text(attacks.build(attack, reference, context))
-        for name, size in attack.extras.items():
-            with open(path.parent / name, "wb") as extra:
-                extra.truncate(size)
-    LAMBDA_MARK.unlink(missing_ok=True)
-    before = _digests(directory / "submitted")
-    run = course.autograde(directory, CNNKIT_BUDGET="smoke", CNNKIT_CELL_TIMEOUT=60)
-    course.generate_feedback(directory)
-    try:
-        listener.accept()
-        reached = True
-    except BlockingIOError:
-        reached = False
-    listener.close()
-    return {"dir": directory, "before": before, "reached": reached, "log": run.stdout}
 
 
 def _notebook_text(directory, student):
@@ -100,7 +59,7 @@ def test_floods_are_cut_and_big_files_left_out(attacked):
 
 
 def test_submitted_files_are_never_modified(attacked):
-    assert _digests(attacked["dir"] / "submitted") == attacked["before"]
+    assert digests(attacked["dir"] / "submitted") == attacked["before"]
 
 
 def test_grading_twice_gives_the_same_result(attacked):
