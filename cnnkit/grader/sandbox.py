@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import budget as budgets
 from .. import data
 
 MODE_VAR = "CNNKIT_SANDBOX"
@@ -28,7 +29,7 @@ MEMORY_LIMIT = 6 * 2**30        # address space; TensorFlow maps ~3 GiB it never
 FILE_SIZE_LIMIT = 2**30         # largest file a sandboxed process may write
 PROCESS_LIMIT = 512             # per user: stops a fork bomb, leaves TensorFlow its threads
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc")
-PASSED_ENV = ("CNNKIT_BUDGET", "TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "OMP_NUM_THREADS")
+PASSED_ENV = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "OMP_NUM_THREADS")
 
 UNSAFE_WARNING = ("WARNING: CNNKIT_SANDBOX=off, so student code ran WITHOUT isolation: it "
                   "could read the hidden tests and the gradebook, and reach the network.")
@@ -106,7 +107,10 @@ def command(argv, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT, with_
         args += [kind, str(source), str(target)]
     environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
                    "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8",
-                   "PYTHONNOUSERSITE": "1", "CNNKIT_BUDGET": "grading", data.ENV_VAR: DATA_MOUNT}
+                   "PYTHONNOUSERSITE": "1", data.ENV_VAR: DATA_MOUNT,
+                   # The budget the grader judges by, resolved here: the kernel cannot see
+                   # NBGRADER_EXECUTION, and must train exactly as the verdicts expect.
+                   "CNNKIT_BUDGET": budgets.current().name}
     environment.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
     environment.update(env or {})
     for key, value in environment.items():
