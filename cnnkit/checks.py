@@ -156,8 +156,11 @@ def check_history(history, model, val_images, val_labels, epochs):
     if not isinstance(history, keras.callbacks.History):
         _fail(f"history should be what model.fit(...) returns, a keras History; it is a "
               f"{type(history).__name__}.")
-    if history.model is not model:
-        _fail("history does not belong to model: keep the History that fitting `model` returned.")
+    # fit records its History on the model; a History filled in by hand, even one that was
+    # given the model, is not that object.
+    if getattr(model, "history", None) is not history:
+        _fail("history is not the History that model.fit(...) returned when it trained `model`: "
+              "return fit's result itself, not a History built by hand or another model's.")
     curves = history.history
     missing = [key for key in ("loss", "val_loss") if key not in curves]
     # Without accuracy among the metrics, Part C already lost that point: don't charge it twice.
