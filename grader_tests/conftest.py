@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit import course, data, submissions
+from cnnkit import course, data, mutations, submissions, variants
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE, RELEASE = submissions.source_and_release(ROOT)
@@ -38,7 +38,7 @@ def smoke_course(tmp_path_factory, cifar_dir):
     reference = submissions.reference(*submissions.source_and_release(directory))
     submissions.write(reference, directory, "reference")
     submissions.write(submissions.read(RELEASE), directory, "untouched")
-    for change in submissions.VARIANTS + submissions.MUTANTS:
+    for change in variants.CI_VARIANTS + mutations.CI_MUTANTS:
         submissions.write(submissions.apply(reference, change), directory, change.name)
     course.autograde(directory, CNNKIT_BUDGET="smoke")
     return directory

@@ -7,7 +7,7 @@ Every submission here is graded under the smoke budget in one ``nbgrader autogra
 import pandas as pd
 import pytest
 
-from cnnkit import course, submissions
+from cnnkit import course, mutations, submissions, variants
 
 from conftest import RELEASE, graded_cells
 
@@ -24,14 +24,14 @@ def test_untouched_release_gets_nothing(smoke_course):
     assert set(got) == set(CELLS) and sum(score for score, _ in got.values()) == 0
 
 
-@pytest.mark.parametrize("variant", submissions.VARIANTS, ids=lambda change: change.name)
+@pytest.mark.parametrize("variant", variants.CI_VARIANTS, ids=lambda change: change.name)
 def test_correct_variant_gets_full_marks(smoke_course, variant):
     got = course.scores(smoke_course, variant.name)
     lost = {grade_id: score for grade_id, (score, points) in got.items() if score != points}
     assert not lost, f"{variant.name} ({variant.note}) lost points in {lost}"
 
 
-@pytest.mark.parametrize("mutant", submissions.MUTANTS, ids=lambda change: change.name)
+@pytest.mark.parametrize("mutant", mutations.CI_MUTANTS, ids=lambda change: change.name)
 def test_wrong_submission_loses_exactly_its_concepts_points(smoke_course, mutant):
     got = course.scores(smoke_course, mutant.name)
     expected = {g: (0.0 if g in mutant.fails else p, p) for g, p in CELLS.items()}
