@@ -1,6 +1,6 @@
 """Measure the grader: autograde every mutant and variant, and print a mutant x test matrix.
 
-    python -m cnnkit.mutation_report [--budget NAME] [--ci] [--out DIR] [--publish]
+    python -m cnnkit.mutation_report [--budget NAME] [--ci] [--out DIR] [--publish] [--workdir DIR]
     ./kit mutants                      # everything, grading budget (about 40 min on 2 cores)
 
 Writes the reference, every variant (:mod:`cnnkit.variants`) and every mutant
@@ -66,9 +66,10 @@ def failure_messages(directory, student):
 
 def outcome(change, got):
     """What a submission lost, against what it should have lost."""
-    lost = sorted(g for g, (score, points) in got.items() if score < points)
+    order = list(test_cells())
+    lost = sorted((g for g, (score, points) in got.items() if score < points), key=order.index)
     result = {"name": change.name, "concept": change.concept, "ci": change.ci, "note": change.note,
-              "lost": lost, "expected": sorted(change.fails),
+              "lost": lost, "expected": sorted(change.fails, key=order.index),
               "points_lost": sum(points - score for score, points in got.values())}
     if change in mutations.MUTANTS:
         result["precise"] = mutations.is_precise(change, lost)
@@ -168,6 +169,8 @@ def parse(argv):
     parser.add_argument("--ci", action="store_true", help="only the mutants and variants CI grades")
     parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--publish", action="store_true", help="write to docs/mutation")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep the graded course folder here (default: a temporary folder)")
     return parser.parse_args(argv)
 
 
@@ -180,11 +183,19 @@ def main(argv=None):
     started = time.monotonic()
     print(f"grading the reference, {len(variants_)} variants and {len(mutants)} mutants "
           f"(budget {args.budget!r}) with nbgrader autograde...", file=sys.stderr, flush=True)
-    with tempfile.TemporaryDirectory(prefix="cnnkit-mutants-") as workdir:
-        directory = grade(workdir, variants_ + mutants, args.budget)
+    with tempfile.TemporaryDirectory(prefix="cnnkit-mutants-") as scratch:
+        directory = grade(args.workdir or scratch, variants_ + mutants, args.budget)
         results = collect(directory, mutants, variants_)
     meta = {"command": "python -m cnnkit.mutation_report " + " ".join(argv), "budget": args.budget,
             "date": datetime.date.today().isoformat(), "minutes": (time.monotonic() - started) / 60}
+    write(out, results, meta)
+    f = figures(results)
+    return 0 if f["reference_full_marks"] and f["variants_full_marks"] == f["variants"] \
+        and f["killed"] == f["mutants"] else 1
+
+
+def write(out, results, meta):
+    """Print the report, and write it and the raw results into ``out``."""
     text = report(results, list(test_cells()), meta)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(text)
@@ -192,9 +203,6 @@ def main(argv=None):
                                                  indent=2) + "\n")
     print(text)
     print(f"written to {out}")
-    f = figures(results)
-    return 0 if f["reference_full_marks"] and f["variants_full_marks"] == f["variants"] \
-        and f["killed"] == f["mutants"] else 1
 
 
 if __name__ == "__main__":
