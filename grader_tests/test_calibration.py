@@ -58,3 +58,22 @@ def test_calibration_report_gives_the_figures_and_a_plot(calibration):
     image = matplotlib.image.imread(out / "calibration.png")
     assert image.shape[0] >= 200 and image.shape[1] >= 400
     assert image[..., :3].std() > 0.05  # drawn on, not blank
+
+
+def test_published_thresholds_match_todays_budgets_and_their_calibration():
+    entries = json.loads(budget.THRESHOLDS_FILE.read_text())["budgets"]
+    assert set(entries) == set(budget.BUDGETS)
+    for name, b in budget.BUDGETS.items():
+        entry = entries[name]
+        assert entry["training"] == {"n_train": b.n_train, "epochs": b.epochs,
+                                     "batch_size": b.batch_size}, (
+            f"budget {name!r} trains differently from when its threshold was calibrated: "
+            f"run ./kit calibrate --budget {name} --seeds 20 --publish")
+        assert b.heldout_threshold == entry["heldout_threshold"]
+        calibration = entry["calibration"]
+        assert calibration["seeds"] >= calibrate.MIN_PUBLISHED_SEEDS
+        assert calibration["reference"]["min"] >= b.heldout_threshold  # no seed falls below
+        assert calibration["worst_broken"] <= b.heldout_threshold - calibrate.GAP
+        # The published report it came from (the student budget shares grading's).
+        published = calibrate.PUBLISHED_DIR / calibration["budget"] / "calibration.json"
+        assert json.loads(published.read_text())["threshold"] == b.heldout_threshold
