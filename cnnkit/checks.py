@@ -156,8 +156,11 @@ def check_history(history, model, val_images, val_labels, epochs):
     if not isinstance(history, keras.callbacks.History):
         _fail(f"history should be what model.fit(...) returns, a keras History; it is a "
               f"{type(history).__name__}.")
-    if history.model is not model:
-        _fail("history does not belong to model: keep the History that fitting `model` returned.")
+    # fit records its History on the model; a History filled in by hand, even one that was
+    # given the model, is not that object.
+    if getattr(model, "history", None) is not history:
+        _fail("history is not the History that model.fit(...) returned when it trained `model`: "
+              "return fit's result itself, not a History built by hand or another model's.")
     curves = history.history
     missing = [key for key in ("loss", "val_loss") if key not in curves]
     # Without accuracy among the metrics, Part C already lost that point: don't charge it twice.
@@ -276,6 +279,22 @@ def compile_problems(model):
     return [problem for problem in problems if problem]
 
 
+DROPOUT_RATE = 0.2  # what Part G asks for; its hidden test passes the same rate to check_dropout
+
+
+def layer_problems(model):
+    """Part A's and Part G's graded layer choices that this model gets wrong, as sentences."""
+    layers = _layers(model)
+    problems = architecture.structure_problems(layers)
+    drops = [i for i, layer in enumerate(layers) if layer.kind == "Dropout"]
+    convs = [i for i, layer in enumerate(layers) if layer.kind == "Conv2D"]
+    if len(drops) != 1 or not math.isclose(layers[drops[0]].rate, DROPOUT_RATE) \
+            or not (convs and convs[-1] < drops[0] < len(layers) - 1):
+        problems.append(f"it should have one Dropout({DROPOUT_RATE}) between the last Conv2D "
+                        "and the output")
+    return problems
+
+
 def trained_epochs(model):
     """How many epochs the last ``fit`` on this model ran (Keras keeps its History on the model)."""
     import keras
@@ -289,16 +308,18 @@ def trained_epochs(model):
 def check_heldout_accuracy(model):
     """The trained dropout model classifies images it has never seen well enough.
 
-    Errors are charged once: when Part C's loss or optimizer is wrong, that part already
-    loses its points, so this test then asks only that the model was trained.
+    Errors are charged once: when Part C's loss or optimizer, or Part A's or G's layers, are
+    wrong, that part already loses its points, so this test then asks only that the model
+    was trained. (The threshold is calibrated on the lesson's network: another one reaches
+    other accuracies, e.g. 0.46-0.50 with Dropout(0.8).)
     """
     if trained_epochs(model) < 1:
         _fail("model_dropout was never trained: call train(model_dropout, train_images, "
               "train_labels, EPOCHS) before this cell.")
     with silenced():
-        problems = compile_problems(model)
+        problems = compile_problems(model) + layer_problems(model)
     if problems:
-        print("Held-out accuracy not scored: " + "; ".join(problems) + ". Part C already "
+        print("Held-out accuracy not scored: " + "; ".join(problems) + ". Another test already "
               "counts that mistake; fix it there and this test will measure accuracy.")
         return
     accuracy = heldout_accuracy(model)

@@ -5,7 +5,8 @@ answer cells. The *reference* fills each with the source's solution. A *variant*
 task correctly in another style and must score full marks; a *mutant* gets exactly one
 concept wrong and must lose exactly that concept's points. Both are edits of the
 reference, so they follow the notebook when it changes; an edit that no longer applies
-raises instead of silently testing nothing.
+raises instead of silently testing nothing. The variants live in :mod:`cnnkit.variants`,
+the mutants in :mod:`cnnkit.mutations`.
 """
 
 import re
@@ -49,9 +50,10 @@ class Change:
     edits: tuple
     fails: frozenset = frozenset()   # grade_ids that must score 0; all others full marks
     note: str = ""
+    ci: bool = False                 # graded by the kit's test suite, not only by the benchmark
 
 
-def _grade_id(cell):
+def grade_id(cell):
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
@@ -77,16 +79,15 @@ def reference(source_path, release_path):
     answers = _solutions(read(source_path))
     nb = read(release_path)
     for cell in nb.cells:
-        grade_id = _grade_id(cell)
         if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = answers[grade_id]
+            cell.source = answers[grade_id(cell)]
     return nb
 
 
 def apply(nb, change):
     """A copy of ``nb`` with the change's edits applied to its answer cells."""
     nb = nbformat.from_dict(nb)
-    cells = {_grade_id(cell): cell for cell in nb.cells if _grade_id(cell)}
+    cells = {grade_id(cell): cell for cell in nb.cells if grade_id(cell)}
     for edit in change.edits:
         cell = cells.get(edit.cell)
         if cell is not None and edit.old is None:
@@ -107,80 +108,6 @@ def write(nb, course_dir, student):
     return path
 
 
-# -------------------------------------------------------------- correct variants
-_SEQUENTIAL = '''def build_model(dropout_rate=None):
-    layers = [
-        keras.Input(shape=(32, 32, 3)),
-        keras.layers.Conv2D(50, 3, activation="relu", name="first_conv"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(50, 3, activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(50, 3, activation="relu"),
-    ]
-    if dropout_rate is not None:
-        layers.append(keras.layers.Dropout(dropout_rate, name="regulariser"))
-    layers += [keras.layers.Flatten(), keras.layers.Dense(50, activation="relu"),
-               keras.layers.Dense(10, name="class_scores")]
-    return keras.Sequential(layers, name="my_cnn")
-'''
-
-VARIANTS = (
-    Change("sequential_api", "structure", (
-        Edit("build_model", None, _SEQUENTIAL),
-    ), note="keras.Sequential with other layer names instead of the functional API"),
-    Change("optimizer_object", "optimizer", (
-        Edit("compile_model", 'optimizer="adam"', "optimizer=keras.optimizers.Adam()"),
-    )),
-    Change("softmax_output", "loss", (
-        Edit("build_model", "outputs = keras.layers.Dense(10)(x)",
-             'outputs = keras.layers.Dense(10, activation="softmax")(x)'),
-        Edit("compile_model", "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
-             'loss="sparse_categorical_crossentropy"'),
-    ), note="probabilities out of a softmax layer, with from_logits=False"),
-    Change("other_names", "names", (
-        Edit("dropout", "model_dropout = compile_model(build_model(dropout_rate=0.2))\n",
-             "net = build_model(dropout_rate=0.2)\nmodel_dropout = compile_model(net)\n"),
-        Edit("tune_dropout", "candidate", "trial_net"),
-    ), note="other variable names inside the answers"),
-)
-
-
-# -------------------------------------------------------------- single-concept mutants
-MUTANTS = (
-    Change("mse_loss", "loss", (
-        Edit("compile_model", "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)", 'loss="mse"'),
-    ), frozenset({"test_compile_loss"})),
-    Change("logits_mismatch", "loss", (
-        Edit("compile_model", "SparseCategoricalCrossentropy(from_logits=True)",
-             "SparseCategoricalCrossentropy(from_logits=False)"),
-    ), frozenset({"test_compile_loss"})),
-    Change("no_dropout", "dropout", (
-        Edit("dropout", "build_model(dropout_rate=0.2)", "build_model()"),
-    ), frozenset({"test_dropout_form", "test_dropout_layer"})),
-    Change("conv_32_filters", "structure", (
-        Edit("build_model", "x = keras.layers.Conv2D(50, (3, 3), activation=\"relu\")(inputs)",
-             "x = keras.layers.Conv2D(32, (3, 3), activation=\"relu\")(inputs)"),
-    ), frozenset({"test_build_structure"})),
-    Change("fit_without_validation", "training", (
-        Edit("train", ",\n                     validation_data=(val_images, val_labels)", ""),
-    ), frozenset({"test_train_form", "test_train_history"})),
-    Change("untrained", "accuracy", (
-        Edit("dropout", "history_dropout = train(model_dropout, train_images, train_labels, EPOCHS)\n",
-             "history_dropout = None  # forgot to train\n"),
-    ), frozenset({"test_heldout_accuracy"})),
-)
-
-# A "partly wrong" sample for the demo: a wrong loss and no dropout.
-PARTLY_WRONG = Change("partly_wrong", "several", MUTANTS[0].edits + MUTANTS[2].edits)
-
-
-def by_name(name):
-    for change in VARIANTS + MUTANTS + (PARTLY_WRONG,):
-        if change.name == name:
-            return change
-    raise KeyError(name)
-
-
 def source_and_release(root):
     root = Path(root)
     return root / "source" / ASSIGNMENT / NOTEBOOK, root / "release" / ASSIGNMENT / NOTEBOOK
@@ -188,6 +115,8 @@ def source_and_release(root):
 
 def samples(root):
     """The demo's sample submissions, by student id."""
+    from .mutations import PARTLY_WRONG  # mutations builds on this module's Edit and Change
+
     ref = reference(*source_and_release(root))
     return {"reference": ref,
             "partly_wrong": apply(ref, PARTLY_WRONG),

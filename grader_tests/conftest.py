@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit import attacks, course, data, submissions
+from cnnkit import attacks, course, data, mutations, submissions, variants
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE, RELEASE = submissions.source_and_release(ROOT)
@@ -38,7 +38,7 @@ def _smoke_submissions(directory):
     reference = submissions.reference(*submissions.source_and_release(directory))
     submissions.write(reference, directory, "reference")
     submissions.write(submissions.read(RELEASE), directory, "untouched")
-    for change in submissions.VARIANTS + submissions.MUTANTS:
+    for change in variants.CI_VARIANTS + mutations.CI_MUTANTS:
         submissions.write(submissions.apply(reference, change), directory, change.name)
 
 

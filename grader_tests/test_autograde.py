@@ -7,11 +7,12 @@ Every submission here is graded under the smoke budget in one ``nbgrader autogra
 import pandas as pd
 import pytest
 
-from cnnkit import course, submissions
+from cnnkit import course, mutation_report, mutations, submissions, variants
 
 from conftest import RELEASE, graded_cells
 
 CELLS = graded_cells(submissions.read(RELEASE))
+CELLS_ORDER = list(CELLS)
 TOTAL = sum(CELLS.values())
 
 
@@ -24,19 +25,41 @@ def test_untouched_release_gets_nothing(smoke_course):
     assert set(got) == set(CELLS) and sum(score for score, _ in got.values()) == 0
 
 
-@pytest.mark.parametrize("variant", submissions.VARIANTS, ids=lambda change: change.name)
+@pytest.mark.parametrize("variant", variants.CI_VARIANTS, ids=lambda change: change.name)
 def test_correct_variant_gets_full_marks(smoke_course, variant):
     got = course.scores(smoke_course, variant.name)
     lost = {grade_id: score for grade_id, (score, points) in got.items() if score != points}
     assert not lost, f"{variant.name} ({variant.note}) lost points in {lost}"
 
 
-@pytest.mark.parametrize("mutant", submissions.MUTANTS, ids=lambda change: change.name)
+@pytest.mark.parametrize("mutant", mutations.CI_MUTANTS, ids=lambda change: change.name)
 def test_wrong_submission_loses_exactly_its_concepts_points(smoke_course, mutant):
     got = course.scores(smoke_course, mutant.name)
     expected = {g: (0.0 if g in mutant.fails else p, p) for g, p in CELLS.items()}
     assert got == expected
     assert sum(score for score, _ in got.values()) == TOTAL - sum(CELLS[g] for g in mutant.fails)
+
+
+def test_mutation_report_shows_what_the_ci_suite_graded(smoke_course):
+    results = mutation_report.collect(smoke_course, mutations.CI_MUTANTS, variants.CI_VARIANTS)
+    meta = {"command": "test", "budget": "smoke", "date": "today", "minutes": 1}
+    text = mutation_report.report(results, CELLS_ORDER, meta)
+    n = len(mutations.CI_MUTANTS)
+    assert f"| mutation score (mutants that lost points) | {n}/{n} (100%) |" in text
+    # The one-hot loss crashes fit, so the mutant loses cells beyond its concept, and says why.
+    matrix = mutation_report.matrix(results, CELLS_ORDER)
+    assert matrix in text
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in matrix.splitlines()}
+    assert rows["categorical_crossentropy"].endswith("| **no** |")
+    assert f"| precision (lost only their own concept's cells) | {n - 1}/{n} (" in text
+    assert "- `categorical_crossentropy` (loss): loses test_compile_loss, " in text
+    # A History built by hand loses Part E's hidden test, and only it.
+    marks = rows["hand_built_history"].split(" | ")[3:3 + len(CELLS_ORDER)]
+    assert {cell: mark for cell, mark in zip(CELLS_ORDER, marks) if mark} == {"test_train_history": "X"}
+    assert "| hand_built_history | train_history | AssertionError: history is not the History " \
+           "that model.fit(...) returned" in text
+    n_variants = len(variants.CI_VARIANTS)
+    assert f"| variants with full marks | {n_variants}/{n_variants} (100%) |" in text
 
 
 def test_feedback_tells_what_to_fix_without_data_paths(smoke_course, cifar_dir):
