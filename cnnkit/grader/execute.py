@@ -51,6 +51,8 @@ def copy_regular_files(source, target, max_size, skipped):
         elif entry.is_dir(follow_symlinks=False):
             os.mkdir(Path(target) / entry.name)
             copy_regular_files(entry.path, Path(target) / entry.name, max_size, skipped)
+        elif entry.name.endswith(".keras"):
+            continue  # models must come from this run: never a stale or smuggled file
         elif entry.is_file(follow_symlinks=False):
             size = entry.stat(follow_symlinks=False).st_size
             if size > max_size:
