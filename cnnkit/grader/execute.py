@@ -139,7 +139,7 @@ class GuardedExecute(Execute):
         finally:
             resources["metadata"]["path"] = str(folder)
             sandbox.take_back(self._scratch)
-            take_files(self._scratch, [n for n in list_names(self._scratch) if n.endswith(".keras")], folder)
+            take_files(self._scratch, [n for n in list_names(self._scratch) if n.endswith((".keras", ".h5"))], folder)
             shutil.rmtree(self._scratch, ignore_errors=True)
         resources["cnnkit"] = {"answers": str(self._answers), "fault": self._fault, "notes": notes,
                                "student_dir": str(folder)}
