@@ -5,10 +5,14 @@ from environment variables, so this file stays the same on every machine.
 """
 
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - nbgrader defines get_config when it loads this file
 HERE = Path(__file__).resolve().parent
+# The grader (cnnkit_grader/) lives in this course folder, not in the package students install.
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
 c.CourseDirectory.course_id = os.environ.get("NBGRADER_COURSE_ID", "cnn-compile-train")
 c.CourseDirectory.root = str(HERE)
@@ -53,12 +57,12 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
-from cnnkit.grader.execute import GuardedExecute  # noqa: E402
-from cnnkit.grader.feedback import HideTestCode  # noqa: E402
-from cnnkit.grader.intake import DropEmptyMetadata, recover_renamed  # noqa: E402
-from cnnkit.grader.score import ScoreOutside  # noqa: E402
+from cnnkit_grader.execute import GuardedExecute  # noqa: E402
+from cnnkit_grader.feedback import HideTestCode  # noqa: E402
+from cnnkit_grader.intake import DropEmptyMetadata, recover_renamed  # noqa: E402
+from cnnkit_grader.score import ScoreOutside  # noqa: E402
 
-c.Autograde.exporter_class = "cnnkit.grader.intake.TolerantExporter"
+c.Autograde.exporter_class = "cnnkit_grader.intake.TolerantExporter"
 c.Autograde.pre_convert_hook = recover_renamed
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]

@@ -7,7 +7,7 @@ Every submission here is graded under the smoke budget in one ``nbgrader autogra
 import pandas as pd
 import pytest
 
-from cnnkit import course, mutation_report, mutations, submissions, variants
+from cnnkit_tools import course, mutation_report, mutations, submissions, variants
 
 from conftest import RELEASE, graded_cells
 

@@ -1,6 +1,6 @@
 """The kit end to end: release, grade the sample submissions, feedback, grades.csv.
 
-    python -m cnnkit.demo [COURSE_DIR]
+    python -m cnnkit_tools.demo [COURSE_DIR]
 
 COURSE_DIR defaults to this repository. Uses nbgrader's own commands throughout.
 """

@@ -1,6 +1,6 @@
 """Sandbox side: load checked ``.keras`` files safely and measure them.
 
-Run by ``score`` as ``python -m cnnkit.grader.evaluate FOLDER`` inside the sandbox, with no
+Run by ``score`` as ``python -m cnnkit_grader.evaluate FOLDER`` inside the sandbox, with no
 network, a memory and time limit, and read-only access to FOLDER only. FOLDER holds the
 model files, ``request.json`` and ``inputs.npz``: the validation split with its labels and
 the held-out images *without* their labels, which never leave the grader. Prints one JSON

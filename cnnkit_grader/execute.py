@@ -224,7 +224,7 @@ class GuardedExecute(Execute):
         if self._harvested is COLLECTORS[grade]:
             return  # the cell before asked for the same answers, and no answer cell ran since
         self._harvested = COLLECTORS[grade]
-        code = (f"__import__('cnnkit.grader.harvest', fromlist=['collect']).collect("
+        code = (f"__import__('cnnkit_grader.harvest', fromlist=['collect']).collect("
                 f"{grade!r}, globals(), {HARVEST!r})")
         try:
             msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)

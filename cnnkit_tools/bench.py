@@ -1,6 +1,6 @@
 """Benchmark the reference submission; prints figures, asserts nothing.
 
-    python -m cnnkit.bench [--skip-student]
+    python -m cnnkit_tools.bench [--skip-student]
 
 1. Autogrades the reference with the real grading budget (nbgrader autograde), timing the
    wall clock and sampling the Jupyter kernel's resident memory every 0.2 s.
@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 
 from . import course, submissions
-from .budget import BUDGETS
+from cnnkit.budget import BUDGETS
+from cnnkit_grader.thresholds import heldout_threshold
 
 GIB = 1024 ** 3
 
@@ -61,7 +62,7 @@ def grade_reference(workdir):
     course.generate_release(directory)
     submissions.write(submissions.reference(*submissions.source_and_release(directory)),
                       directory, "reference")
-    with PeakKernelMemory() as memory, PeakKernelMemory(marker="cnnkit.grader.evaluate") as evaluator:
+    with PeakKernelMemory() as memory, PeakKernelMemory(marker="cnnkit_grader.evaluate") as evaluator:
         started = time.monotonic()
         course.autograde(directory, "reference", CNNKIT_BUDGET="")
         seconds = time.monotonic() - started
@@ -72,7 +73,7 @@ def grade_reference(workdir):
 def heldout_of_saved_model(directory):
     import keras
 
-    from .checks import heldout_accuracy
+    from cnnkit.checks import heldout_accuracy
 
     saved = course.autograded_notebook(directory, "reference").parent / "cifar_model_dropout.keras"
     return heldout_accuracy(keras.saving.load_model(saved, safe_mode=True))
@@ -100,7 +101,7 @@ def main(argv=()):
     grading, student = BUDGETS["grading"], BUDGETS["student"]
     with tempfile.TemporaryDirectory(prefix="cnnkit-bench-") as workdir:
         print(f"grading budget: {grading.n_train} images x {grading.epochs} epochs "
-              f"(threshold {grading.heldout_threshold})", flush=True)
+              f"(threshold {heldout_threshold(grading.name)})", flush=True)
         directory, seconds, peak, got = grade_reference(workdir)
         score = sum(s for s, _ in got.values())
         print(f"autograde wall time (reference, grading budget): {seconds:.1f} s", flush=True)
@@ -109,7 +110,7 @@ def main(argv=()):
         print(f"autograded score: {score:g} / {sum(m for _, m in got.values()):g}", flush=True)
         accuracy = heldout_of_saved_model(directory)
         print(f"held-out accuracy (reference, grading budget): {accuracy:.4f} "
-              f"(margin {accuracy - grading.heldout_threshold:+.4f} over the threshold)", flush=True)
+              f"(margin {accuracy - heldout_threshold(grading.name):+.4f} over the threshold)", flush=True)
         if "--skip-student" not in argv:
             print(f"student budget: {student.n_train} images x {student.epochs} epochs", flush=True)
             solved = run_solved_notebook(workdir)

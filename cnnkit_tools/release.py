@@ -1,6 +1,6 @@
 """Regenerate everything made from source/: release/ and the sample submissions.
 
-    python -m cnnkit.release
+    python -m cnnkit_tools.release
 
 Both are committed; grader_tests/test_release.py fails when either is out of date.
 """

@@ -15,7 +15,7 @@ import io
 import os
 
 from . import submissions
-from .budget import ENV_VAR as BUDGET_ENV
+from cnnkit.budget import ENV_VAR as BUDGET_ENV
 
 # Notebook cells, by nbgrader grade_id, that define and train model_dropout, in notebook order.
 CELLS = ("setup", "data", "build_model", "compile_model", "train", "dropout")

@@ -21,8 +21,8 @@ from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
-from .. import budget as budgets
-from .. import data
+from cnnkit import budget as budgets
+from cnnkit import data
 from . import modelfile, sandbox, verdicts
 from .execute import error_output, grade_id, list_names, take_files
 
@@ -44,7 +44,7 @@ class ScoreOutside(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         info = resources.get("cnnkit")
         if info is None:
-            raise RuntimeError("ScoreOutside needs cnnkit.grader.execute.GuardedExecute before it "
+            raise RuntimeError("ScoreOutside needs cnnkit_grader.execute.GuardedExecute before it "
                                "in Autograde.autograde_preprocessors (see nbgrader_config.py).")
         answers = Path(info["answers"])
         try:
@@ -113,7 +113,7 @@ class ScoreOutside(NbGraderPreprocessor):
         folder.chmod(0o755)
         for path in folder.iterdir():
             path.chmod(0o644)
-        argv = [sys.executable, "-m", "cnnkit.grader.evaluate", str(folder)]
+        argv = [sys.executable, "-m", "cnnkit_grader.evaluate", str(folder)]
         if sandbox.enabled():
             argv = sandbox.command(argv, readonly=[folder], with_data=False, memory=EVALUATOR_MEMORY)
         try:

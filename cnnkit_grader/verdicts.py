@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import architecture, compilation
-from ..checks import loss_problem
+from . import architecture, compilation, thresholds
+from cnnkit.checks import loss_problem
 
 ACCURACY_KEYS = ("accuracy", "sparse_categorical_accuracy", "acc")
 DROPOUT_RATE = 0.2
@@ -304,7 +304,7 @@ def heldout(ev):
     predictions = np.asarray(measured.get("predictions", []))
     labels = np.asarray(ev.heldout_labels).reshape(-1)
     accuracy = float(np.mean(predictions == labels)) if predictions.shape == labels.shape else 0.0
-    if not accuracy >= ev.budget.heldout_threshold:
+    if not accuracy >= thresholds.heldout_threshold(ev.budget.name):
         raise Fail(f"model_dropout classifies {accuracy:.1%} of the held-out images correctly, less than "
                    "a correctly compiled and trained model reaches with this budget. Train "
                    "model_dropout with train(...) for EPOCHS epochs on all of train_images.")

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from cnnkit import course, submissions
+from cnnkit_tools import course, submissions
 
 from conftest import RELEASE, ROOT, SOURCE, graded_cells
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit import attacks, course, data, mutations, submissions, variants
+from cnnkit import data
+from cnnkit_tools import attacks, course, mutations, submissions, variants
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE, RELEASE = submissions.source_and_release(ROOT)

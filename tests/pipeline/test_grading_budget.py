@@ -1,6 +1,6 @@
 """The reference, graded with the real grading budget, clears the held-out threshold."""
 
-from cnnkit import course, submissions
+from cnnkit_tools import course, submissions
 from cnnkit.budget import BUDGETS
 
 from conftest import make_course

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from cnnkit import attacks, course, submissions
+from cnnkit_tools import attacks, course, submissions
 
 from conftest import LAMBDA_MARK, RELEASE, digests, graded_cells, make_course
 

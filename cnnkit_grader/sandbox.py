@@ -18,8 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .. import budget as budgets
-from .. import data
+from cnnkit import budget as budgets
+from cnnkit import data
 
 MODE_VAR = "CNNKIT_SANDBOX"
 USER_VAR = "CNNKIT_SANDBOX_USER"
@@ -64,7 +64,7 @@ def _python_dirs():
     import cnnkit
 
     dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-            Path(cnnkit.__file__).resolve().parent}
+            Path(cnnkit.__file__).resolve().parent, Path(__file__).resolve().parent}
     return sorted(dirs)
 
 
@@ -108,6 +108,7 @@ def command(argv, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT, with_
     environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
                    "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8",
                    "PYTHONNOUSERSITE": "1", data.ENV_VAR: DATA_MOUNT,
+                   "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
                    # The budget the grader judges by, resolved here: the kernel cannot see
                    # NBGRADER_EXECUTION, and must train exactly as the verdicts expect.
                    "CNNKIT_BUDGET": budgets.current().name}

@@ -1,6 +1,6 @@
 """Calibrate the held-out accuracy threshold from measurements, and publish the figures.
 
-    python -m cnnkit.calibrate [--seeds K] [--budget NAME] [--broken-seeds B] [--out DIR]
+    python -m cnnkit_tools.calibrate [--seeds K] [--budget NAME] [--broken-seeds B] [--out DIR]
                                [--broken LABEL ...] [--also MUTANT ...] [--publish]
     ./kit calibrate --seeds 20 --publish        # the published figures (docs/calibration/)
 
@@ -16,7 +16,7 @@
 
 DIR defaults to ``.cache/calibration/BUDGET``. ``--publish`` (needs K >= 20) makes it
 ``docs/calibration/BUDGET`` and writes the
-threshold into ``cnnkit/thresholds.json``, the file the grader reads, instead of DIR, for
+threshold into ``cnnkit_grader/thresholds.json``, the file the grader reads, instead of DIR, for
 every budget that trains the dropout model the same way. The exit status is 1 when the rule cannot be met;
 then no thresholds file is written, but the report says why.
 """
@@ -30,7 +30,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import budget, mutations, solution_code
+from cnnkit import budget
+from cnnkit_grader import thresholds
+
+from . import mutations, solution_code
 
 # RULE: the threshold is the mean minus Z standard deviations of the reference's accuracy,
 # and never above the worst reference seed, rounded down to STEP. Every broken configuration
@@ -54,7 +57,7 @@ def log(message):
 
 def measure(change, seeds, budget_name, label):
     """``{seed: held-out accuracy}`` of the dropout model that the (changed) reference trains."""
-    from .checks import heldout_accuracy
+    from cnnkit.checks import heldout_accuracy
 
     sources = solution_code.cell_sources(change)
     accuracy = {}
@@ -235,7 +238,7 @@ def calibrate(budget_name, seeds, broken_seeds, broken_labels=tuple(BROKEN), als
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m cnnkit.calibrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="reference seeds, 1..K (default 3)")
     parser.add_argument("--broken-seeds", type=int, default=3,
                         help="seeds per broken configuration (default 3, at most --seeds)")
@@ -247,7 +250,7 @@ def parse(argv):
     parser.add_argument("--also", nargs="*", default=[], metavar="MUTANT",
                         help="other mutants to measure, for information")
     parser.add_argument("--publish", action="store_true",
-                        help=f"write cnnkit/thresholds.json too (needs --seeds >= {MIN_PUBLISHED_SEEDS})")
+                        help=f"write cnnkit_grader/thresholds.json too (needs --seeds >= {MIN_PUBLISHED_SEEDS})")
     args = parser.parse_args(argv)
     if args.seeds < 2 or args.broken_seeds < 1:
         parser.error("need --seeds >= 2 (for a standard deviation) and --broken-seeds >= 1")
@@ -261,7 +264,7 @@ def main(argv=None):
     out = args.out or (PUBLISHED_DIR if args.publish else ROOT / ".cache" / "calibration") / args.budget
     result = calibrate(args.budget, range(1, args.seeds + 1),
                        range(1, min(args.broken_seeds, args.seeds) + 1), args.broken, args.also)
-    result["command"] = "python -m cnnkit.calibrate " + " ".join(
+    result["command"] = "python -m cnnkit_tools.calibrate " + " ".join(
         sys.argv[1:] if argv is None else argv)
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -269,9 +272,9 @@ def main(argv=None):
     (out / "report.md").write_text(report(result))
     ok = not result["problems"]
     if ok:  # published thresholds go only to the file the grader reads, never to a copy
-        write_thresholds(budget.THRESHOLDS_FILE if args.publish else out / "thresholds.json", result)
+        write_thresholds(thresholds.THRESHOLDS_FILE if args.publish else out / "thresholds.json", result)
     print(report(result))
-    print(f"written to {out}" + (f" and {budget.THRESHOLDS_FILE}" if ok and args.publish else ""))
+    print(f"written to {out}" + (f" and {thresholds.THRESHOLDS_FILE}" if ok and args.publish else ""))
     return 0 if ok else 1
 
 
