@@ -11,6 +11,12 @@ import os
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 
+def _scrub(text, secrets):
+    for secret in secrets:
+        text = text.replace(secret, "…")
+    return text
+
+
 class HideTestCode(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         secrets = [p for p in (os.environ.get("CIFAR10_DIR"), os.getcwd()) if p and len(p) > 1]
@@ -23,14 +29,7 @@ class HideTestCode(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 for key in ("text", "evalue"):
                     if isinstance(output.get(key), str):
-                        for secret in secrets:
-                            output[key] = output[key].replace(secret, "…")
+                        output[key] = _scrub(output[key], secrets)
                 if "traceback" in output:
                     output["traceback"] = [_scrub(line, secrets) for line in output["traceback"]]
         return nb, resources
-
-
-def _scrub(text, secrets):
-    for secret in secrets:
-        text = text.replace(secret, "…")
-    return text
