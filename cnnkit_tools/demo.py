@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import course, submissions
+from . import course, samples, submissions
 
 
 def step(message):
@@ -24,7 +24,7 @@ def main(course_dir=course.ROOT):
     step("regenerating release/ from source/ (nbgrader generate_assignment)")
     course.generate_release(course_dir)
     step("writing the sample submissions into submitted/")
-    students = list(submissions.write_samples(course_dir))
+    students = list(samples.write_samples(course_dir))
     for number, student in enumerate(students, start=1):
         step(f"[{number}/{len(students)}] autograding {student} (nbgrader autograde)")
         t0 = time.monotonic()
