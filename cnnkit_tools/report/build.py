@@ -13,7 +13,6 @@ writes into OUT (default ``reports/ASSIGNMENT/`` in the course folder):
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from . import collect, template
 from .gradebook import GradebookError
 
 TEMPLATES = Path(__file__).with_name("templates")
+PLOTS = ("scores", "items", "heldout", "timing")  # the PNG files template.py may draw
 EXECUTE_TIMEOUT = 300  # seconds per cell; the slowest draws a handful of plots
 
 
@@ -76,10 +76,10 @@ def build(course_dir, assignment, out=None, url=None, budget=None):
     course_dir = Path(course_dir)
     out = Path(out) if out else course_dir / "reports" / assignment
     data = collect.collect(course_dir, assignment, url=url, budget=budget)
-    # Start clean, so no plot from an earlier run with more data lingers beside the page.
-    if out.exists():
-        for stale in list(out.glob("*.png")) + [out / "data"]:
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    # No plot from an earlier run with more data may linger beside the page. Only the
+    # report's own files go: --out may name a folder that holds other things too.
+    for name in PLOTS:
+        (out / f"{name}.png").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     collect.write(data, out)
     nb = execute(template.notebook(assignment), out)

@@ -239,7 +239,8 @@ def collect(course_dir, assignment, url=None, budget=None, kit_root=KIT_ROOT):
         "flag_rules": {"hard_below": stats.HARD_BELOW, "easy_above": stats.EASY_ABOVE,
                        "low_discrimination": stats.LOW_DISCRIMINATION},
         "heldout": {"cell": heldout.CELL, "budget": chosen, "threshold": threshold,
-                    "threshold_source": "the verdicts" if recorded_thresholds else str(threshold_file),
+                    "threshold_source": "the verdicts" if recorded_thresholds
+                    else str(threshold_file.relative_to(kit_root)),
                     "calibration": calibration},
         "outcome_source": "cnnkit_outcome table" if grades.outcomes else "autograded notebooks",
         "timing_recorded": bool(students["seconds"].notna().any()),

@@ -115,14 +115,15 @@ for column, title in panels:
         continue
     missing = int(by_student[column].isna().sum())
     if len(values) < 2:
-        notes.append(f"{title}: {len(values)} student(s) have a complete score, too few for a distribution"
+        notes.append(f"{title}: {len(values)} {'student has' if len(values) == 1 else 'students have'} "
+                     "a complete score, too few for a distribution"
                      + (f"; {missing} missing (not graded yet, or not submitted)." if missing else "."))
         continue
     drawn.append((column, title, values, top, missing))
 if drawn:
     fig, axes = plt.subplots(1, len(drawn), figsize=(max(8, 5.6 * len(drawn)), 4.2), squeeze=False)
     for ax, (column, title, values, top, missing) in zip(axes[0], drawn):
-        width = max(1.0, float(np.ceil(top / 25)))
+        width = max(1.0, float(np.ceil(top / 40)))  # one bar per point up to 40 points
         sns.histplot(values, binwidth=width, binrange=(0, top + width), color=PALETTE[0], ax=ax)
         ax.axvline(values.mean(), color=PALETTE[3], linestyle="--", linewidth=2, label=f"mean {values.mean():.1f}")
         ax.axvline(values.median(), color=PALETTE[2], linestyle=":", linewidth=2.5,
@@ -217,7 +218,7 @@ if calibration and calibration["reference"]:
                 f"{ref.min():.1%} to {ref.max():.1%} over {len(ref)} seeds (mean {ref.mean():.1%}).")
 else:
     text.append(f"No calibration was found for budget {info['budget']} (docs/calibration/{info['budget']}/).")
-text.append(f"**{len(measured)}** student(s) have a measured accuracy.")
+text.append(f"**{len(measured)}** of {len(students)} students have a measured accuracy.")
 display(Markdown(" ".join(text)))
 rows = []
 if calibration:
@@ -235,7 +236,9 @@ if rows and len(measured):
     ax.set(ylabel="", xlabel="share of held-out images classified correctly")
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     show_plot(fig, "heldout", "Held-out accuracy of the class against the threshold and the calibrated distribution")
-statuses = (students.groupby("heldout_status", sort=False)
+order = {"passed": 0, "below threshold": 1, "not scored": 2, "no accuracy": 3, "missing": 4}
+statuses = (students.sort_values("heldout_status", key=lambda s: s.map(lambda v: order.get(v, 5)), kind="stable")
+            .groupby("heldout_status", sort=False)
             .agg(count=("student", "size"), students=("student", lambda s: ", ".join(sorted(s))),
                  reason=("heldout_reason", lambda r: next((x for x in r if x), "")))
             .reset_index().rename(columns={"heldout_status": "held-out test"}))

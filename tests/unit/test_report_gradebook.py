@@ -301,10 +301,15 @@ def test_report_says_when_nobody_has_a_score(tmp_path):
 
 def test_report_says_when_one_student_has_a_score(tmp_path):
     folder = make_course(tmp_path / "course", students={"a": SCORES["a"]}, outcome_rows=False)
-    page = build(folder, ASSIGNMENT, out=tmp_path / "report")
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in ("scores.png", "mine.png"):  # a plot from an earlier, larger class; a file of the user's
+        (out / name).write_bytes(b"old")
+    page = build(folder, ASSIGNMENT, out=out)
     html = page.read_text()
     assert "Only one student has a score" in html
-    assert not (page.parent / "scores.png").exists()  # no distribution of one score
+    assert not (out / "scores.png").exists()  # no distribution of one score, and no stale one
+    assert (out / "mine.png").read_bytes() == b"old"
     items = pd.read_csv(page.parent / "items.csv", index_col="cell")
     assert items["discrimination"].isna().all()
 
