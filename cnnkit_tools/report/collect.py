@@ -242,7 +242,9 @@ def collect(course_dir, assignment, url=None, budget=None, kit_root=KIT_ROOT):
                     "threshold_source": "the verdicts" if recorded_thresholds
                     else str(threshold_file.relative_to(kit_root)),
                     "calibration": calibration},
-        "outcome_source": "cnnkit_outcome table" if grades.outcomes else "autograded notebooks",
+        "outcome_source": (f"the cnnkit_outcome table for {len(set(grades.outcomes) & set(class_list))} of "
+                           f"{len(class_list)} students, the autograded notebooks for the rest"
+                           if grades.outcomes else "the autograded notebooks"),
         "timing_recorded": bool(students["seconds"].notna().any()),
         "phases_recorded": bool(phase_rows),
     }

@@ -246,7 +246,7 @@ show_table(statuses, "heldout-status")
 '''
 
 OUTCOMES = r'''
-display(Markdown(f"How grading ended for each submission (source: {summary['outcome_source']}). *graded*: the "
+display(Markdown(f"How grading ended for each submission (from {summary['outcome_source']}). *graded*: the "
                  "notebook ran and every test cell got a verdict; *fault*: it stopped (timeout, memory, dead kernel) "
                  "and the cells after it were not run; *unreadable*: the file could not be read as a notebook; "
                  "*grader error*: grading itself failed and needs a look."))
@@ -254,7 +254,8 @@ show_table(outcomes, "outcomes")
 not_run = students[students["not_run"] != ""]
 if len(not_run):
     display(Markdown("Graded cells that never ran because of a fault:"))
-    show_table(not_run[["student", "outcome_label", "detail", "not_run"]], "not-run")
+    show_table(not_run[["student", "outcome_label", "detail", "not_run"]].rename(
+        columns={"outcome_label": "outcome", "not_run": "cells not run"}), "not-run")
 '''
 
 TIMING = r'''
