@@ -55,6 +55,12 @@ def number(value, digits=2):
     return "n/a" if pd.isna(value) else f"{value:.{digits}f}"
 
 
+def names(text, limit=12):
+    """A list of students cut short for the page; the CSV files keep them all."""
+    found = [n for n in str(text).split(", ") if n]
+    return ", ".join(found[:limit]) + (f" ... and {len(found) - limit} more" if len(found) > limit else "")
+
+
 def show_plot(fig, name, caption):
     """Save the figure as NAME.png beside this notebook and show it, embedded, with a caption."""
     path = HERE / f"{name}.png"
@@ -198,7 +204,8 @@ else:
     for position, (part, group) in enumerate(failures.groupby("part", sort=False)):
         display(Markdown(f"### {part}"))
         table = group.assign(students_share=[f"{c} of {o} ({percent(s)})" for c, o, s in
-                                             zip(group["count"], group["of"], group["share"])])
+                                             zip(group["count"], group["of"], group["share"])],
+                             students=group["students"].map(names))
         columns = {"cell": "cell", "message": "what the grader said", "students_share": "students", "students": "who"}
         if (group["rule"] != "").any():
             columns = {"cell": "cell", "rule": "rule", **{k: v for k, v in columns.items() if k != "cell"}}
@@ -242,7 +249,7 @@ statuses = (students.sort_values("heldout_status", key=lambda s: s.map(lambda v:
             .agg(count=("student", "size"), students=("student", lambda s: ", ".join(sorted(s))),
                  reason=("heldout_reason", lambda r: next((x for x in r if x), "")))
             .reset_index().rename(columns={"heldout_status": "held-out test"}))
-show_table(statuses, "heldout-status")
+show_table(statuses.assign(students=statuses["students"].map(names)), "heldout-status")
 '''
 
 OUTCOMES = r'''
@@ -250,7 +257,7 @@ display(Markdown(f"How grading ended for each submission (from {summary['outcome
                  "notebook ran and every test cell got a verdict; *fault*: it stopped (timeout, memory, dead kernel) "
                  "and the cells after it were not run; *unreadable*: the file could not be read as a notebook; "
                  "*grader error*: grading itself failed and needs a look."))
-show_table(outcomes, "outcomes")
+show_table(outcomes.assign(students=outcomes["students"].map(names)), "outcomes")
 not_run = students[students["not_run"] != ""]
 if len(not_run):
     display(Markdown("Graded cells that never ran because of a fault:"))
