@@ -13,7 +13,8 @@ yet), never zero. Every statistic uses only the students who have a score for th
   a zero. With fewer than two students, or when either side does not vary, the correlation
   is undefined: ``None`` (the report shows "n/a").
 - flags, from item-analysis practice: difficulty under 30% (hard), over 80% (easy),
-  discrimination under 0.1 (does not separate stronger from weaker students).
+  discrimination under 0.1 (does not separate stronger from weaker students); only for
+  items at least two students have a score for.
 """
 
 import math
@@ -24,6 +25,7 @@ import pandas as pd
 HARD_BELOW = 0.30
 EASY_ABOVE = 0.80
 LOW_DISCRIMINATION = 0.10
+MIN_FLAGGED = 2  # students with a score before an item is flagged
 
 COLUMNS = ["n", "missing", "mean", "full_marks_share", "difficulty", "discrimination", "flags"]
 
@@ -83,7 +85,8 @@ def item_statistics(scores, max_points):
         rows.append({"item": item, "n": n, "missing": int(len(column) - n), "mean": mean,
                      "full_marks_share": full, "difficulty": difficulty,
                      "discrimination": discrimination,
-                     "flags": ", ".join(flags(difficulty, discrimination))})
+                     # One score says nothing about an item: flag only what two or more show.
+                     "flags": ", ".join(flags(difficulty, discrimination)) if n >= MIN_FLAGGED else ""})
     table = pd.DataFrame(rows, columns=["item"] + COLUMNS).set_index("item")
     numbers = ["mean", "full_marks_share", "difficulty", "discrimination"]
     table[numbers] = table[numbers].astype(float)  # None -> NaN: "n/a" in the report

@@ -155,7 +155,8 @@ items, counting only items every student in the sample has a score for (a missin
 zero). It is *n/a* when fewer than two students have a score or when the item or the rest does not vary
 (everyone scored the same). Rows are highlighted when item-analysis practice would look again:
 difficulty under {hard:.0%} (*hard*) or over {easy:.0%} (*easy*), or discrimination under {low:g}
-(*low discrimination*: the item does not separate students who do well overall from those who do not).
+(*low discrimination*: the item does not separate students who do well overall from those who do not);
+an item fewer than two students have a score for is not flagged.
 Missing scores (not submitted, written answers not graded yet) are left out, not counted as zero.
 """
 

@@ -55,3 +55,11 @@ def test_totals_are_missing_when_a_part_is():
     assert stats.describe([4, np.nan, 2, 3]) == {"n": 3, "mean": 3.0, "median": 3.0, "std": 1.0,
                                                  "min": 2.0, "max": 4.0}
     assert stats.describe([5])["std"] is None
+
+
+def test_one_score_is_not_flagged():
+    # Only s1 has a score (the others are missing): 0 of 2 is no evidence the item is hard.
+    scores = pd.DataFrame({"q": [0, np.nan, np.nan], "r": [1, 1, 0]}, index=["s1", "s2", "s3"], dtype=float)
+    table = stats.item_statistics(scores, pd.Series({"q": 2, "r": 1}))
+    assert table.loc["q", "difficulty"] == 0 and table.loc["q", "flags"] == ""
+    assert table.loc["r", "flags"] == ""   # 2/3, and r has no rest to correlate with: n/a
