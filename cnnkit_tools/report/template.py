@@ -31,8 +31,9 @@ from IPython.display import HTML, Markdown, display
 
 HERE = Path(".")
 summary = json.loads((HERE / "data" / "summary.json").read_text())
-items = pd.read_csv(HERE / "items.csv", index_col="cell").fillna({"flags": ""})
-parts = pd.read_csv(HERE / "parts.csv", index_col="part").fillna({"flags": ""})
+STATISTICS = {c: ["n/a", ""] for c in ("mean", "full_marks_share", "difficulty", "discrimination")}
+items = pd.read_csv(HERE / "items.csv", index_col="cell", keep_default_na=False, na_values=STATISTICS)
+parts = pd.read_csv(HERE / "parts.csv", index_col="part", keep_default_na=False, na_values=STATISTICS)
 by_student = pd.read_csv(HERE / "by_student_and_cell.csv", index_col="student")
 students = pd.read_csv(HERE / "data" / "students.csv", keep_default_na=False,
                        na_values={c: [""] for c in ("autograded", "manual", "total", "heldout_accuracy", "seconds")})

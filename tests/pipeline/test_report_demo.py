@@ -97,6 +97,9 @@ def test_demo_ends_by_writing_the_report(demo_run, built):
     assert f"report: {built}" in printed.splitlines()
     for name in ("index.html", "report.ipynb", "items.csv", "by_student_and_cell.csv"):
         assert (built.parent / name).stat().st_size > 0
+    executed = submissions.read(built.parent / "report.ipynb")
+    assert not [o for cell in executed.cells for o in cell.get("outputs", [])
+                if o.get("name") == "stderr" or o.get("output_type") == "error"]
 
 
 def rows(page, table):

@@ -285,7 +285,10 @@ def test_report_page_for_the_class(course, tmp_path):
     for name in ("scores", "items", "heldout", "timing"):
         assert (page.parent / f"{name}.png").stat().st_size > 10_000
         assert f'data-plot="{name}"' in html
-    assert (page.parent / "report.ipynb").is_file()
+    executed = nbformat.read(str(page.parent / "report.ipynb"), as_version=4)
+    chatter = [o.get("text", "") for cell in executed.cells for o in cell.get("outputs", [])
+               if o.get("name") == "stderr" or o.get("output_type") == "error"]
+    assert not chatter  # no warnings or errors on the page
     assert "accuracy 9.8% is below 30%." in html and "3 of 5 (60%)" in html
     assert "fault: out_of_memory" in html
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
@@ -307,7 +310,7 @@ def test_report_says_when_one_student_has_a_score(tmp_path):
         (out / name).write_bytes(b"old")
     page = build(folder, ASSIGNMENT, out=out)
     html = page.read_text()
-    assert "Only one student has a score" in html
+    assert "Only one student has a score" in html and "Warning" not in html
     assert not (out / "scores.png").exists()  # no distribution of one score, and no stale one
     assert (out / "mine.png").read_bytes() == b"old"
     items = pd.read_csv(page.parent / "items.csv", index_col="cell")
