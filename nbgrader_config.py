@@ -73,7 +73,8 @@ c.Autograde.exporter_class = "cnnkit_grader.intake.TolerantExporter"
 c.Autograde.pre_convert_hook = recover_renamed
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+# SanitizeOutputs comes after ScoreOutside: the grader's notes quote names the student chose.
 c.Autograde.autograde_preprocessors = [
-    GuardedExecute, SanitizeOutputs, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, ScoreOutside,
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, ScoreOutside, SanitizeOutputs,
     SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, FinishRecord]
 c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, SanitizeOutputs, CSSHTMLHeaderPreprocessor]

@@ -131,7 +131,10 @@ class GuardedExecute(Execute):
                     notes.append(f"Not given to your notebook: {', '.join(taken.refused)}. Submit only "
                                  "the notebook and small files it reads.")
                 if sandbox.enabled():
-                    sandbox.give(scratch, self.slot)
+                    # The folder stays the grader's (sticky): the kernel writes in it, but cannot
+                    # rename or replace the hand-over folder the grader makes there.
+                    sandbox.give(scratch, self.slot, include_root=False)
+                    scratch.chmod(0o1777)
                     sandbox.self_test(self.slot, scratch, [scratch], files.list_names(scratch),
                                       self._hidden(course, folder))
                     self.kernel_manager_class = type("SubmissionKernelManager", (SandboxedKernelManager,),
@@ -141,8 +144,7 @@ class GuardedExecute(Execute):
                     notes.append(sandbox.UNSAFE_WARNING)
                 if not sized:
                     self.log.info("the scratch folder is not a sized tmpfs (needs root): no disk quota")
-                (scratch / HANDOVER).mkdir()
-                sandbox.give(scratch / HANDOVER, self.slot)
+                (scratch / HANDOVER).mkdir(mode=0o755)  # the grader's: the kernel may only read it
                 probe = ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log).start()
                 evaluator = measurement.Evaluator(self.slot, self.log).start()
                 stack.callback(evaluator.close)
@@ -157,7 +159,6 @@ class GuardedExecute(Execute):
                     note = probe.finish(self._answers)
                 if note:
                     notes.append(note)
-                sandbox.take_back(scratch, self.slot)
                 models = [n for n in files.list_names(scratch) if n.endswith(MODEL_SUFFIXES)]
                 back = files.take(scratch, models, folder, COPY_BACK_LIMITS)
                 if back.refused:
@@ -287,7 +288,7 @@ class GuardedExecute(Execute):
     def _fill_gaps(self):
         """Ask again for answers no graded cell could give, e.g. one moved above the code it tests."""
         for answer in tasks.KERNEL_ANSWERS:
-            if not self._fault and not self._handed.get(answer):
+            if not self._fault and not self._handed.get(answer) and time.monotonic() < self._deadline:
                 self._last_handover = None
                 self._handover(answer)
 
@@ -312,8 +313,7 @@ class GuardedExecute(Execute):
         started = time.monotonic()
         # A fresh folder each time, named at random: nothing planted earlier can be taken.
         inbox = self._scratch / HANDOVER / secrets.token_hex(8)
-        inbox.mkdir()
-        sandbox.give(inbox, self.slot)
+        sandbox.give_folder(inbox, self.slot)
         source = (Path(sandbox.INSIDE) / "handover.py").read_text()
         code = ("def __cnnkit_handover():\n"
                 "    scope = {'__name__': 'cnnkit_handover'}\n"
@@ -331,13 +331,15 @@ class GuardedExecute(Execute):
             self._set_fault("kernel_silent", "the kernel stopped answering after a test cell", answer)
             self._stop_kernel()
         else:
-            sandbox.take_back(inbox, self.slot)
             wanted = [f"{answer}.json"] + [f"{m}.keras" for m in tasks.MODELS.get(answer, ())]
             names = [n for n in files.list_names(inbox)
                      if n in wanted or (answer == "tuning" and re.fullmatch(r"tuned_\d\.keras", n))]
-            files.take(inbox, names, self._answers, ANSWER_LIMITS)
-            if answer == "saving":
-                self._take_saved_files()
+            try:
+                files.take(inbox, names, self._answers, ANSWER_LIMITS)
+                if answer == "saving":
+                    self._take_saved_files()
+            except OSError as err:  # whatever the kernel did to its files, this answer alone is lost
+                self.log.warning("taking the %s answer: %s", answer, err)
             self._handed[answer] = self._answer_ok(answer)
         self.phases.add("handover", started)
 
@@ -346,17 +348,21 @@ class GuardedExecute(Execute):
 
         path = self._answers / f"{answer}.json"
         try:
-            return "values" in json.loads(path.read_text())
-        except (OSError, ValueError):
+            content = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError):
             return False
+        return isinstance(content, dict) and isinstance(content.get("values"), dict)
 
     def _take_saved_files(self):
         """The files the notebook saved under BASELINE_PATH and DROPOUT_PATH, taken by name, no link followed."""
         import json
 
         try:
-            values = json.loads((self._answers / "saving.json").read_text()).get("values") or {}
-        except (OSError, ValueError):
+            content = json.loads((self._answers / "saving.json").read_text())
+        except (OSError, ValueError, RecursionError):
+            return
+        values = content.get("values") if isinstance(content, dict) else None
+        if not isinstance(values, dict):
             return
         names = [values.get(k) for k in ("BASELINE_PATH", "DROPOUT_PATH")]
         names = [n for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
@@ -367,7 +373,8 @@ class GuardedExecute(Execute):
     async def _wait(self, msg_id):
         import asyncio
 
-        deadline = time.monotonic() + self.handover_timeout
+        # Bounded by the notebook's budget too: a kernel that answers slowly spends its own time.
+        deadline = min(time.monotonic() + self.handover_timeout, max(self._deadline, time.monotonic() + 10))
         while time.monotonic() < deadline:
             try:
                 msg = await self.kc.shell_channel.get_msg(timeout=1)

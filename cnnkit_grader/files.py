@@ -8,7 +8,6 @@ more than it asked for.
 """
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,30 +43,60 @@ def list_names(folder):
         os.close(dir_fd)
 
 
+MAX_DEPTH = 20   # folders deeper than this are refused, not walked: no recursion to exhaust
+
+
+def _entries(folder, depth=MAX_DEPTH):
+    """Yield (relative path, kind, dir_fd, name) for everything under folder, walking by descriptors.
+
+    kind is "file", "dir", "too deep" or "special" (a link, FIFO, socket or device). Each folder
+    is opened with O_NOFOLLOW relative to its parent's descriptor, so a folder swapped for a link
+    while the walk runs is refused, not followed. The walk is iterative.
+    """
+    top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    stack = [(top, "", 0)]
+    try:
+        while stack:
+            fd, prefix, level = stack.pop()
+            try:
+                for name in sorted(os.listdir(fd)):
+                    try:
+                        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        if level >= depth:
+                            yield prefix + name, "too deep", fd, name
+                            continue
+                        try:
+                            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                        except OSError:
+                            yield prefix + name, "special", fd, name
+                            continue
+                        yield prefix + name, "dir", fd, name
+                        stack.append((child, prefix + name + "/", level + 1))
+                    elif stat.S_ISREG(info.st_mode):
+                        yield prefix + name, "file", fd, name
+                    else:
+                        yield prefix + name, "special", fd, name
+            finally:
+                os.close(fd)
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+
+
 def non_regular(folder):
     """Relative paths of everything under folder that is neither a regular file nor a folder.
 
     Links (to files or folders), FIFOs, sockets and devices: nothing a submission needs, and
-    each a way to make a privileged copy read what it should not.
+    each a way to make a privileged copy read what it should not. Folders nested deeper than
+    MAX_DEPTH are listed too. A folder that is itself a link is listed as ".".
     """
-    found = []
-
-    def walk(path, prefix):
-        try:
-            entries = list(os.scandir(path))
-        except OSError:
-            return
-        for entry in entries:
-            name = prefix + entry.name
-            if entry.is_symlink():
-                found.append(name)
-            elif entry.is_dir(follow_symlinks=False):
-                walk(entry.path, name + "/")
-            elif not entry.is_file(follow_symlinks=False):
-                found.append(name)
-
-    walk(folder, "")
-    return sorted(found)
+    try:
+        return sorted(path for path, kind, _, _ in _entries(folder) if kind in ("special", "too deep"))
+    except OSError:
+        return ["."]
 
 
 def take(folder, names, target, limits, keep=lambda name: True):
@@ -131,37 +160,41 @@ def _copy_at_most(src, dst, limit):
 def copy_tree(source, target, limits, skip=lambda name: False):
     """Copy the regular files and folders of source into target (which exists); never a link.
 
-    Returns Taken: the relative paths copied, and those refused with the reason.
+    Walks by descriptors (``_entries``) and opens each file with O_NOFOLLOW, checking after the
+    open that it is a regular file within the size limit, so nothing swapped in while the copy
+    runs is followed. Returns Taken: the relative paths copied, and those refused with the reason.
     """
-    taken = Taken()
-    state = {"total": 0}
-
-    def walk(src, dst, prefix):
-        for entry in sorted(os.scandir(src), key=lambda e: e.name):
-            name = prefix + entry.name
-            if entry.is_symlink():
-                taken.refused.append(f"{name} (a link)")
-            elif entry.is_dir(follow_symlinks=False):
-                os.mkdir(Path(dst) / entry.name)
-                walk(entry.path, Path(dst) / entry.name, name + "/")
-            elif not entry.is_file(follow_symlinks=False):
-                taken.refused.append(f"{name} (not a regular file)")
-            elif skip(entry.name):
-                continue
+    taken, total = Taken(), 0
+    for path, kind, dir_fd, name in _entries(source):
+        destination = Path(target) / path
+        if kind == "dir":
+            destination.mkdir()
+            continue
+        if kind != "file":
+            taken.refused.append(f"{path} ({'a link or special file' if kind == 'special' else 'nested too deep'})")
+            continue
+        if skip(name):
+            continue
+        if len(taken.names) >= limits.files:
+            taken.refused.append(f"{path} (more than {limits.files} files)")
+            continue
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        except OSError:
+            taken.refused.append(f"{path} (a link or unreadable)")
+            continue
+        with os.fdopen(fd, "rb") as src:
+            info = os.fstat(src.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                taken.refused.append(f"{path} (not a regular file)")
+            elif info.st_size > limits.file_bytes:
+                taken.refused.append(f"{path} ({info.st_size / 2**20:,.0f} MB)")
+            elif total + info.st_size > limits.total_bytes:
+                taken.refused.append(f"{path} (over {limits.total_bytes / 2**20:,.0f} MB in all)")
             else:
-                size = entry.stat(follow_symlinks=False).st_size
-                if len(taken.names) >= limits.files:
-                    taken.refused.append(f"{name} (more than {limits.files} files)")
-                elif size > limits.file_bytes:
-                    taken.refused.append(f"{name} ({size / 2**20:,.0f} MB)")
-                elif state["total"] + size > limits.total_bytes:
-                    taken.refused.append(f"{name} (over {limits.total_bytes / 2**20:,.0f} MB in all)")
-                else:
-                    shutil.copyfile(entry.path, Path(dst) / entry.name, follow_symlinks=False)
-                    state["total"] += size
-                    taken.names.append(name)
-
-    walk(source, target, "")
+                with open(destination, "wb") as dst:
+                    total += _copy_at_most(src, dst, limits.file_bytes)
+                taken.names.append(path)
     return taken
 
 

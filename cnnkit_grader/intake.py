@@ -34,6 +34,9 @@ class SafeAutograde(Autograde):
     def init_assignment(self, assignment_id, student_id):
         submission = self._format_source(assignment_id, student_id)
         self._refused = files.non_regular(submission)
+        if self._refused == ["."]:
+            # nbgrader records this submission as failed and goes on with the others.
+            raise RuntimeError(f"{submission} is a link or not a folder: refusing to grade what it points to")
         ignore = list(self.coursedir.ignore)
         # nbgrader's copy skips what matches CourseDirectory.ignore: name each refused entry there.
         self.coursedir.ignore = ignore + [glob.escape(os.path.basename(p)) for p in self._refused]

@@ -74,14 +74,16 @@ def model_paths(folder):
 
 def measure_asks(paths):
     """What each rule needs measured: validation losses of the tuned and saved models, the probe's
-    trained model on its own validation set, and the dropout model's held-out predictions."""
+    trained model on its own validation set, and the dropout model's held-out predictions, its
+    validation loss and a fresh initialisation's (to tell training from none)."""
     from . import tasks
 
     def val(name):
         if name == "trained":
             return "probe"
-        return "grading" if name.startswith(("tuned_", "saved:")) else None
-    return {name: {"val": val(name), "predict": name in tasks.PREDICTS_HELDOUT} for name in paths}
+        return "grading" if name.startswith(("tuned_", "saved:")) or name in tasks.PREDICTS_HELDOUT else None
+    return {name: {"val": val(name), "predict": name in tasks.PREDICTS_HELDOUT,
+                   "baseline": name in tasks.PREDICTS_HELDOUT} for name in paths}
 
 
 def check_files(paths):

@@ -57,7 +57,6 @@ class ProbeRun:
         self._stack = contextlib.ExitStack()
         self.request_dir = Path(tempfile.mkdtemp(prefix="cnnkit-probe-in-"))
         self._stack.callback(shutil.rmtree, self.request_dir, True)
-        (self.request_dir / "request.json").write_text(json.dumps(request(self.nb, self.inputs)))
         np.savez(self.request_dir / "arrays.npz", **fresh.training_arrays(self.inputs))
         self.request_dir.chmod(0o755)
         for path in self.request_dir.iterdir():
@@ -74,8 +73,13 @@ class ProbeRun:
         else:
             env = dict(os.environ, PYTHONPATH=str(sandbox.INSIDE.parent.parent), TF_NUM_INTRAOP_THREADS="1")
         self.started = time.monotonic()
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        env=env, cwd=self.out_dir, start_new_session=True)
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, env=env, cwd=self.out_dir, start_new_session=True)
+        try:  # the request goes on standard input: no file left for student code to read again
+            self.process.stdin.write(json.dumps(request(self.nb, self.inputs)).encode())
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
         return self
 
     def finish(self, answers_dir):
@@ -95,7 +99,6 @@ class ProbeRun:
             note = ("The grader's fresh process that calls your functions stopped early (exit "
                     f"{self.process.returncode}); tests that needed the rest are marked failed.")
         try:
-            sandbox.take_back(self.out_dir, self.slot)
             names = files.list_names(self.out_dir)
             wanted = ["answers.json"] + [f"{model}.keras" for answer in tasks.PROBE_ANSWERS
                                          for model in tasks.MODELS.get(answer, ())]

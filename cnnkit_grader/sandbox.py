@@ -33,6 +33,8 @@ from pathlib import Path
 from cnnkit import budget as budgets
 from cnnkit import data
 
+from . import cgroups
+
 MODE_VAR = "CNNKIT_SANDBOX"
 USERS_VAR = "CNNKIT_SANDBOX_USERS"     # comma-separated slot users (root only)
 THREADS_VAR = "CNNKIT_THREADS"         # TensorFlow threads per submission
@@ -64,11 +66,13 @@ def enabled():
 # ---------------------------------------------------------------- slots
 @dataclass
 class Slot:
-    """One submission's identity in the sandbox: a user of its own as root, else the grader's."""
+    """One submission's identity in the sandbox: a user of its own as root, else the grader's;
+    and, where the machine allows, control groups that bound its processes together."""
     name: str
     uid: int = None
     gid: int = None
     _lock: int = None
+    groups: tuple = ()
 
     @property
     def isolated_user(self):
@@ -128,7 +132,11 @@ def slot(wait_seconds=3600):
             uid, gid = _user(name)
             kill_user_processes(uid)
             try:
-                yield Slot(name=name, uid=uid, gid=gid, _lock=fd)
+                groups = tuple(cgroups.slot_groups(name))
+            except OSError:
+                groups = ()
+            try:
+                yield Slot(name=name, uid=uid, gid=gid, _lock=fd, groups=groups)
             finally:
                 kill_user_processes(uid)
                 os.close(fd)
@@ -138,22 +146,30 @@ def slot(wait_seconds=3600):
         time.sleep(0.5)
 
 
-def give(path, slot_):
-    """Let the slot's user own path (a folder the grader made for it), without following links."""
+def give(path, slot_, include_root=True):
+    """Let the slot's user own what the grader put in path, before any sandbox runs there.
+
+    Only ever called on content the grader made and nothing untrusted has touched yet. With
+    include_root=False, path itself stays the grader's (a sticky folder the slot may write in but
+    whose entries it cannot rename away), so the grader's own entries in it stay where they are.
+    """
     if not slot_.isolated_user:
         return
-    for root, dirs, files in os.walk(path):
-        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
+    for root, dirs, names in os.walk(path):
+        entries = [os.path.join(root, n) for n in dirs + names]
+        for name in ([root] if include_root or root != str(path) else []) + entries:
             os.lchown(name, slot_.uid, slot_.gid)
 
 
-def take_back(path, slot_):
-    """Return path to the grader's user once the sandbox is done with it."""
-    if not slot_.isolated_user:
-        return
-    for root, dirs, files in os.walk(path):
-        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-            os.lchown(name, os.geteuid(), os.getegid())
+def give_folder(path, slot_):
+    """Make a new, empty folder and hand it to the slot's user by its descriptor (no path is followed)."""
+    os.mkdir(path, 0o755)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if slot_.isolated_user:
+            os.fchown(fd, slot_.uid, slot_.gid)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -276,7 +292,7 @@ def command(argv, slot_, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT
                  "prlimit", f"--nproc={PROCESS_LIMIT}", "--"]
     else:
         args += ["--"]
-    return args + list(argv)
+    return cgroups.joining(slot_.groups, args + list(argv))
 
 
 # ---------------------------------------------------------------- the self-test

@@ -38,11 +38,11 @@ def read_answers(folder):
             continue
         try:
             content = json.loads(path.read_text())
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[...", nested to exhaust the parser
             continue
         if name == "answers.json" and isinstance(content, dict):
-            answers.update({k: v for k, v in content.items() if k in tasks.PROBE_ANSWERS})
-        elif name[:-len(".json")] in tasks.KERNEL_ANSWERS:
+            answers.update({k: v for k, v in content.items() if k in tasks.PROBE_ANSWERS and isinstance(v, dict)})
+        elif name[:-len(".json")] in tasks.KERNEL_ANSWERS and isinstance(content, dict):
             answers[name[:-len(".json")]] = content
     return answers
 

@@ -70,7 +70,8 @@ def measure_here(paths, models, asks, budget, probe_val):
         try:
             model = keras.saving.load_model(path, safe_mode=True)
             models[name].measured = inside_measure.measure(
-                model, sets.get(asked.get("val")), heldout_images if asked.get("predict") else None)
+                model, sets.get(asked.get("val")), heldout_images if asked.get("predict") else None,
+                baseline=bool(asked.get("baseline")))
         except Exception as err:  # noqa: BLE001 - as the sandboxed measurement reports it
             models[name].measured = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
 

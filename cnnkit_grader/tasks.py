@@ -99,6 +99,10 @@ def judge(grade_id, evidence):
     except Fail as fail:
         failure = fail.failure if fail.failure.startswith("any.") else f"{name}.{fail.failure}"
         return Verdict(False, failure, fail.message, fail.measured)
+    except Exception as err:  # noqa: BLE001 - odd evidence fails this cell, never the submission
+        return Verdict(False, "any.grader_error", "The grader could not judge this answer from what your "
+                       f"notebook produced ({type(err).__name__}); check that the code above runs as the "
+                       "assignment asks, or ask your instructor.")
     if isinstance(note, tuple):
         return Verdict(True, None, note[0], note[1])
     return Verdict(True, None, note or "")

@@ -157,9 +157,16 @@ display(HTML('<a href="javascript:document.title = \\'cnnkit-xss-link\\'">click<
 display(Javascript("document.title = 'cnnkit-xss-javascript'"))
 display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>document.title = "cnnkit-xss-svg"</script></svg>'))
 display(Markdown("<img src=x onerror=\\"document.title = 'cnnkit-xss-markdown-output'\\">"))
+display({"image/png": "iVBORw0KGgo=", "text/plain": "an image"}, raw=True,
+        metadata={"image/png": {"width": "1 onerror=document.title='cnnkit-xss-width'//"}})
+# File names the grader quotes in its notes: more model files than it copies back, one named as markup.
+for _i in range(12):
+    open(f"extra_{_i}.keras", "wb").close()
+open("zz<img src=x onerror=document.title='cnnkit-xss-note'>.keras", "wb").close()
 '''
 ACTIVE_MARKDOWN = ("My answer. <script>document.title = 'cnnkit-xss-answer'</script>"
-                   "<img src=x onerror=\"document.title = 'cnnkit-xss-answer-img'\">")
+                   "<img src=x onerror=\"document.title = 'cnnkit-xss-answer-img'\"> "
+                   "[click me](javascript:document.title='cnnkit-xss-markdown-link')")
 
 _FILL_TMP = '''import os as _os
 def _fill(folder, chunk=b"x" * 2**20):
@@ -267,7 +274,7 @@ ATTACKS = (
            "a correct notebook's claims without the models behind them",
            _edit("replaced_collector", Edit("build_model", "def build_model", _REPLACE_COLLECTOR + "\n\ndef build_model"),
                  Edit("tune_dropout", "np.argmin(val_losses)", "np.argmax(val_losses)")),
-           frozenset({"test_dropout_form", "test_dropout_layer", "test_heldout_accuracy"}) | TUNE | SAVE,
+           frozenset({"test_dropout_form", "test_dropout_layer", "test_heldout_accuracy", "test_save_best"}) | TUNE,
            "could not be saved for grading", "the hidden tests run in the kernel, which the student controls"),
     Attack("typed_constants", "typed answers for Parts B, D, E and H: fixed losses, 469 updates, a History "
            "with typed curves, typed validation losses",
@@ -285,8 +292,8 @@ ATTACKS = (
                                                                             Edit("dropout", None, _PART_G_SKIP)),
            frozenset({"test_heldout_accuracy"}), "of the held-out images correctly",
            "the in-kernel test skipped accuracy: full marks"),
-    Attack("active_content", "script, event-handler, javascript: link, JavaScript and SVG outputs, and a "
-           "script in a written answer", _edit("active_content",
+    Attack("active_content", "script, event-handler, javascript: link, JavaScript, SVG and image-size outputs, "
+           "a script and a javascript: link in a written answer, and a file name made of markup", _edit("active_content",
                                                  Edit("build_model", "def build_model", _ACTIVE_CONTENT + "\n\ndef build_model"),
                                                  Edit("answer_training_curve", None, ACTIVE_MARKDOWN)),
            frozenset(), "", "the formgrader renders them: the script runs as the instructor"),

@@ -32,8 +32,22 @@ def predict_classes(model, images):
     return np.argmax(scores, axis=-1).astype(int).tolist()
 
 
-def measure(model, val=None, heldout=None):
-    """Figures of one loaded model; ``val`` = (uint8 images, labels); ``heldout`` = uint8 images."""
+def fresh_val_loss(model, val, seeds=(1, 2, 3)):
+    """The validation loss of the same model freshly initialised (mean over seeds): what no training gives."""
+    import keras
+
+    losses = []
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        fresh = keras.models.clone_model(model)
+        fresh.compile_from_config(model.get_compile_config())
+        losses.append(float(fresh.evaluate(scaled(val[0]), val[1], verbose=0, return_dict=True)["loss"]))
+    return sum(losses) / len(losses)
+
+
+def measure(model, val=None, heldout=None, baseline=False):
+    """Figures of one loaded model; ``val`` = (uint8 images, labels); ``heldout`` = uint8 images;
+    ``baseline``: also the validation loss of a fresh initialisation, to tell training from none."""
     import numpy as np
 
     digest = hashlib.sha256()
@@ -48,6 +62,8 @@ def measure(model, val=None, heldout=None):
         try:
             loss = model.evaluate(scaled(val[0]), val[1], verbose=0, return_dict=True)["loss"]
             result["val_loss"] = float(loss)
+            if baseline:
+                result["fresh_val_loss"] = fresh_val_loss(model, val)
         except Exception as err:  # noqa: BLE001 - a loss that cannot take these labels
             result["val_loss_error"] = f"{type(err).__name__}: {str(err)[:300]}"
     if heldout is not None:
@@ -81,7 +97,8 @@ def main(folder, wait=0):
             val = (arrays[f"{asked['val']}_images"], arrays[f"{asked['val']}_labels"]) if asked.get("val") else None
             try:
                 model = keras.saving.load_model(folder / f"{name}.keras", safe_mode=True)
-                results[name] = measure(model, val, arrays["heldout_images"] if asked.get("predict") else None)
+                results[name] = measure(model, val, arrays["heldout_images"] if asked.get("predict") else None,
+                                        baseline=bool(asked.get("baseline")))
             except Exception as err:  # noqa: BLE001 - report, per model, why it did not load
                 results[name] = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
     print(json.dumps(results))

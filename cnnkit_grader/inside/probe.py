@@ -1,10 +1,11 @@
 """Sandbox side: define the student's functions in a clean process and call them with fresh inputs.
 
-Run by ``GuardedExecute`` as ``python -m cnnkit_grader.inside.probe REQUEST OUT`` in a sandbox
-of its own (no network, no data but the few images in REQUEST, write access to OUT only),
-while the notebook runs in the kernel. REQUEST holds ``request.json`` (the cells, the fresh
-inputs drawn by the trusted side) and ``arrays.npz`` (Part E's images). It writes
-``OUT/answers.json`` after each answer, and the models it was asked to save.
+Run by ``GuardedExecute`` as ``python -m cnnkit_grader.inside.probe IMAGES OUT`` in a sandbox
+of its own (no network, no data but the few images in IMAGES, write access to OUT only),
+while the notebook runs in the kernel. The request (the cells, the fresh inputs drawn by the
+trusted side) arrives on standard input, which is read and closed before any student code runs;
+``IMAGES/arrays.npz`` holds Part E's images. It writes ``OUT/answers.json`` after each answer,
+and the models it was asked to save, then leaves at once (no exit hook of the student's runs).
 
 The answers are untrusted: the student's code runs in this process too. The trusted side
 compares them with what the fresh inputs must give, and measures the model files again in a
@@ -144,7 +145,8 @@ def collect(probe, answer, ns):
 def main(request_dir, out_dir):
     import numpy as np
 
-    request = json.loads((Path(request_dir) / "request.json").read_text())
+    request = json.loads(sys.stdin.read())
+    os.close(0)
     arrays = dict(np.load(Path(request_dir) / "arrays.npz"))
     out = Path(out_dir)
     probe, answers = Probe(request, arrays, out), {}
@@ -165,3 +167,4 @@ def main(request_dir, out_dir):
 
 if __name__ == "__main__":
     main(*sys.argv[1:3])
+    os._exit(0)  # no atexit hook or lingering thread of the student's gets to write after the answers

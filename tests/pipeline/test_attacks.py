@@ -77,9 +77,13 @@ def test_forged_answers_and_replaced_collectors_gain_nothing(attacked):
 
 
 def test_no_active_content_reaches_the_instructor_or_the_student(attacked):
+    from nbconvert import HTMLExporter
+
     html = course.feedback_html(attacked["dir"], "active_content").read_text()
     assert active_content(html) == []
+    assert "cnnkit-xss-note" in html  # the markup-named file is in the notes, as text
     nb = autograded(attacked["dir"], "active_content")
+    assert active_content(HTMLExporter().from_notebook_node(nb)[0]) == []   # as the formgrader renders it
     kinds = {key for cell in nb.cells for out in cell.get("outputs", []) for key in out.get("data", {})}
     assert not kinds & {"application/javascript", "image/svg+xml", "text/html", "text/markdown"}
     answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_training_curve")

@@ -48,11 +48,13 @@ def _config(dropout, output, loss, optimizer, metrics, filters):
     return {"class_name": "Functional", "config": model.get_config(), "compile_config": model.get_compile_config()}
 
 
-def _measured(params=87_060, steps=0, val_loss=None, weights="w", predictions=None):
+def _measured(params=87_060, steps=0, val_loss=None, weights="w", predictions=None, fresh=None):
     found = {"params": params, "input_shape": [None, 32, 32, 3], "output_shape": [None, 10],
              "weights": weights, "steps": steps}
     if val_loss is not None:
         found["val_loss"] = val_loss
+    if fresh is not None:
+        found["fresh_val_loss"] = fresh
     if predictions is not None:
         found["predictions"] = predictions
     return found
@@ -99,7 +101,7 @@ def reference():
         "compiled": Model(compiled, measured=_measured(val_loss=2.31)),
         "trained": Model(compiled, measured=_measured(steps=epochs * math.ceil(n / batch),
                                                       val_loss=curves["val_loss"][-1])),
-        "dropout": Model(dropout, measured=_measured(steps=dropout_steps, val_loss=1.7,
+        "dropout": Model(dropout, measured=_measured(steps=dropout_steps, val_loss=1.7, fresh=2.31,
                                                      predictions=_predictions(0.35))),
         "final_base": Model(compiled, measured=_measured(steps=7, val_loss=2.0, weights="base")),
         "final_dropout": Model(dropout, measured=_measured(steps=dropout_steps, val_loss=1.7, weights="drop")),
@@ -220,6 +222,12 @@ def case(name):
             ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, loss="mse")
         ev.models["dropout"].measured.update(steps=3, predictions=_predictions(0.1))
         fails = {"test_compile_loss", "test_heldout_accuracy"}
+    elif name == "forged_steps":
+        # Part C charged SGD; the step counter says "trained as asked", the loss says otherwise.
+        for key in ("compiled", "trained", "dropout"):
+            ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, optimizer="sgd")
+        ev.models["dropout"].measured.update(val_loss=2.302, fresh_val_loss=2.305, predictions=_predictions(0.1))
+        fails = {"test_compile_optimizer", "test_heldout_accuracy"}
     elif name == "typed_val_losses":
         _set(ev, "tuning", "val_losses", [1.9, 1.7, 1.8, 2.0, 2.2])
         _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[1])
@@ -281,7 +289,7 @@ CASES = ("reference", "typed_regression", "swapped_regression", "typed_updates",
          "logits_mismatch", "sgd", "no_accuracy", "history_by_hand", "history_wrong_epochs",
          "history_wrong_batch", "validation_split", "no_validation", "not_a_history", "plot_wrong_columns",
          "frame_from_zero", "no_dropout", "dropout_0.8", "conv_32", "heldout_low", "untrained", "part_g_skip",
-         "charged_but_undertrained", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
+         "charged_but_undertrained", "forged_steps", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
          "candidate_wrong_rate", "stale_save", "saved_as_h5", "not_saved", "worse_model_named", "lambda_layer",
          "kernel_died_in_part_h", "probe_raised", "empty_notebook")
 

@@ -1,6 +1,7 @@
 """The trust boundary's parts, tried as an attacker would: links, FIFOs, sparse files, floods,
 relative paths, and a self-test that must fail when isolation fails."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit_grader import files, intake, modelfile, sandbox
+from cnnkit_grader import cgroups, files, intake, modelfile, sandbox
 
 LIMITS = files.Limits(files=3, file_bytes=1000, total_bytes=1500)
 
@@ -104,11 +105,8 @@ def scratch(tmp_path):
 
 def _self_test(scratch, hidden):
     with sandbox.slot() as slot:
-        sandbox.give(scratch, slot)
-        try:
-            sandbox.self_test(slot, scratch, [scratch], files.list_names(scratch), hidden)
-        finally:
-            sandbox.take_back(scratch, slot)
+        sandbox.give(scratch, slot, include_root=False)
+        sandbox.self_test(slot, scratch, [scratch], files.list_names(scratch), hidden)
 
 
 def test_the_self_test_passes_when_the_course_is_out_of_reach(scratch, cifar_dir):
@@ -124,7 +122,7 @@ def test_the_self_test_fails_when_a_hidden_path_is_visible(scratch):
 
 def test_the_self_test_fails_when_the_folder_holds_more_than_the_submission(scratch):
     with sandbox.slot() as slot:
-        sandbox.give(scratch, slot)
+        sandbox.give(scratch, slot, include_root=False)
         with pytest.raises(sandbox.IsolationError, match="not only the submission's files"):
             sandbox.self_test(slot, scratch, [scratch], ["something_else.ipynb"], [])
 
@@ -143,3 +141,70 @@ def test_a_lambda_layer_is_refused_before_anything_loads_it(tmp_path):
     models = measurement.check_files({"saved": tmp_path / "bad.keras"})
     assert models["saved"].rejected and models["saved"].config is None
     assert not marker.exists()
+
+
+def test_a_folder_nested_deeper_than_the_limit_is_refused_not_walked(tmp_path):
+    deep = tmp_path / "deep"
+    path = deep
+    for _ in range(files.MAX_DEPTH + 5):
+        path = path / "d"
+    path.mkdir(parents=True)
+    (path / "x.txt").write_text("bottom")
+    assert files.non_regular(deep) == ["/".join(["d"] * (files.MAX_DEPTH + 1))]
+    target = tmp_path / "copy"
+    target.mkdir()
+    taken = files.copy_tree(deep, target, files.Limits(files=10, file_bytes=100, total_bytes=100))
+    assert taken.names == [] and taken.refused[0].endswith("(nested too deep)")
+
+
+def test_a_submission_folder_that_is_a_link_is_refused_whole(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.txt").write_text("solutions")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert files.non_regular(tmp_path / "link") == ["."]
+    with pytest.raises(OSError):
+        files.copy_tree(tmp_path / "link", tmp_path, LIMITS)
+
+
+def test_the_hand_over_folder_cannot_be_renamed_by_the_slot_user(tmp_path):
+    """The kernel's folder is sticky and the grader's: a hostile kernel cannot swap the hand-over folder."""
+    import subprocess
+    with sandbox.scratch_folder() as (folder, _), sandbox.slot() as slot:
+        (folder / "mine.txt").write_text("the student's file")
+        sandbox.give(folder, slot, include_root=False)
+        folder.chmod(0o1777)
+        (folder / ".cnnkit-handover").mkdir(mode=0o755)
+        script = ("import os\n"
+                  "for attempt in (lambda: os.rename('.cnnkit-handover', 'x'),\n"
+                  "                lambda: os.rmdir('.cnnkit-handover'),\n"
+                  "                lambda: open('.cnnkit-handover/forged.json', 'w')):\n"
+                  "    try:\n        attempt(); print('DONE')\n    except OSError as err:\n        print('refused', err.errno)\n"
+                  "os.rename('mine.txt', 'renamed.txt'); print('own file ok')\n")
+        import sys
+        argv = sandbox.command([sys.executable, "-c", script], slot, writable=[folder], cwd=folder, with_data=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if os.geteuid() == 0:
+        assert done.stdout.count("refused") == 3 and "DONE" not in done.stdout, done.stdout + done.stderr
+    assert "own file ok" in done.stdout, done.stderr
+
+
+@pytest.mark.skipif(cgroups.mode() is None, reason="this machine lets the grader make no control groups")
+def test_a_slot_bounds_the_memory_of_all_its_processes_together():
+    """Three processes of 150 MB each stay under a per-process limit, but not under the slot's 300 MB."""
+    import subprocess
+    import sys
+    script = ("import os, time\n"
+              "for _ in range(2):\n"
+              "    if os.fork() == 0:\n"
+              "        break\n"
+              "block = bytearray(150 * 2**20)\n"
+              "for i in range(0, len(block), 4096): block[i] = 1\n"
+              "time.sleep(2)\n"
+              "print('survived', flush=True)\n")
+    with sandbox.slot() as slot:
+        groups = cgroups.slot_groups(slot.name, memory=300 * 2**20)
+        argv = sandbox.command([sys.executable, "-c", script], dataclasses.replace(slot, groups=tuple(groups)),
+                               with_data=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        cgroups.slot_groups(slot.name)  # back to the slot's own limits
+    assert done.stdout.count("survived") < 3

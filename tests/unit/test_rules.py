@@ -74,3 +74,18 @@ def test_the_table_names_every_graded_cell_of_the_source_once():
     assert answers == set(tasks.PROBE_ANSWERS) | set(tasks.KERNEL_ANSWERS)
     ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells}
     assert {tasks.SETUP_CELL, tasks.DATA_CELL, tasks.UPDATES_CELL, *tasks.FUNCTION_CELLS} <= ids
+
+
+def test_odd_evidence_fails_its_cell_and_never_the_submission():
+    """Shapes no honest notebook produces: each cell fails alone, with a message, and nothing raises."""
+    evidence, _ = case("reference")
+    evidence.models["compiled"].config["compile_config"] = [1]
+    evidence.models["dropout"].config["compile_config"] = {"loss": {"class_name": "LossFunctionWrapper",
+                                                                    "config": [1]}}
+    evidence.answers["plot"] = {"values": {"frame": {"index": "x", "columns": [[[]]]}, "plots": {"loss": 7}}}
+    evidence.answers["tuning"]["values"]["val_losses"] = {"a": 1}
+    verdicts = {grade: tasks.judge(grade, evidence) for grade in tasks.TASKS}
+    failed = {grade for grade, verdict in verdicts.items() if not verdict.passed}
+    assert {"test_compile_form", "test_heldout_accuracy", "test_plot_content", "test_tuning_form"} <= failed
+    assert "test_build_structure" not in failed and "test_save_best" not in failed
+    assert all(verdict.message for grade, verdict in verdicts.items() if grade in failed)
