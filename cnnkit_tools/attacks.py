@@ -213,7 +213,7 @@ for _i in range(20):
 '''
 
 _STALL = '''import time as _time
-get_ipython().events.register("pre_run_cell", lambda *args: _time.sleep(290))
+get_ipython().events.register("pre_run_cell", lambda *args: _time.sleep(490))
 '''
 
 

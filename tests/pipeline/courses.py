@@ -13,8 +13,8 @@ from cnnkit_tools import attacks, course, mutations, submissions, variants
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE, RELEASE = submissions.source_and_release(ROOT)
-SMOKE = {"CNNKIT_BUDGET": "smoke", "CNNKIT_CELL_TIMEOUT": "60"}
-STALL = {"CNNKIT_BUDGET": "smoke", "CNNKIT_CELL_TIMEOUT": "300", "CNNKIT_NOTEBOOK_TIMEOUT": "240"}
+SMOKE = {"CNNKIT_BUDGET": "smoke", "CNNKIT_CELL_TIMEOUT": "150"}
+STALL = {"CNNKIT_BUDGET": "smoke", "CNNKIT_CELL_TIMEOUT": "500", "CNNKIT_NOTEBOOK_TIMEOUT": "400"}
 
 
 def make_course(tmp_path_factory, name):

@@ -1,7 +1,8 @@
 """Attacks on the grader and faults during grading, each graded by the real pipeline.
 
 Every submission in ``cnnkit_tools.attacks`` is autograded under the smoke budget (conftest.batches),
-with a 60 s cell timeout so the loop that ignores interrupts is stopped quickly. Each must score
+with a 150 s cell timeout, so the loop that ignores interrupts is stopped within minutes while a
+loaded machine still runs every honest cell in time. Each must score
 what honest work with the same mistakes earns, and its outputs or notes must say what happened.
 """
 
@@ -35,7 +36,7 @@ def test_a_hook_that_stalls_every_cell_is_stopped_by_the_notebooks_budget(stalle
     meta = autograded(stalled, attack.name).metadata["cnnkit"]
     assert meta["outcome"] == "fault" and meta["fault"]["kind"] == "notebook_budget"
     assert meta["not_run"] == ["test_save_form", "test_save_best"]
-    assert meta["seconds"] < 240 + 120  # the budget, and the measuring after it
+    assert meta["seconds"] < 400 + 120  # the budget, and the measuring after it
 
 
 def test_absolute_paths_reach_nothing(attacked):
