@@ -70,6 +70,14 @@ def ok(response):
     return body
 
 
+def open_assignments(page):
+    """JupyterLab's Assignments tab (menu Nbgrader > Assignment List), unless it is open."""
+    if not page.locator("#refresh_assignments_list").is_visible():
+        page.get_by_text("Nbgrader", exact=True).click()
+        page.get_by_text("Assignment List").click()
+    page.locator("#refresh_assignments_list").wait_for()
+
+
 def feedback_score(html):
     found = re.search(r"Score: ([\d.]+) / ([\d.]+)", html)
     assert found, "the feedback page shows no score"
@@ -108,8 +116,7 @@ def test_student_sees_the_assignment_in_jupyterlab(settings, roles, browsers):
     _, first, _ = roles
     browser = browsers(first.name)
     page = browser.page
-    page.get_by_text("Nbgrader", exact=True).click()
-    page.get_by_text("Assignment List").click()
+    open_assignments(page)
     released = page.locator("#released_assignments_list .list_item").filter(has_text=ASSIGNMENT)
     released.wait_for()
     assert released.locator("button", has_text="Fetch").is_visible()
@@ -231,8 +238,29 @@ def test_instructor_collects_and_autogrades_in_the_sandbox(settings, roles, loop
     loop["max_score"] = rows[first.name]["max_score"]
 
 
-def _scores(text):
-    return [f"{int(float(s))} / {int(float(m))}" for s, m in re.findall(r"([\d.]+) / ([\d.]+)", text)]
+def _frame_at(page, path, timeout=60):
+    """The page's frame whose address contains path, once it is there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if path in frame.url:
+                return frame
+        page.wait_for_timeout(200)
+    raise AssertionError(f"no frame at {path}: {[f.url for f in page.frames]}")
+
+
+def _wait_for(condition, message, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.3)
+
+
+def _manual_scores(teacher, notebook_id):
+    """{grade_id: manual score} of one submitted notebook, from the formgrader's API."""
+    grades = ok(teacher.formgrader("GET", "grades", params={"submission_id": notebook_id}))
+    return {g["name"]: g["manual_score"] for g in grades if g["manual_score"] is not None}
 
 
 def test_instructor_sees_scores_and_grades_by_hand_in_the_formgrader(settings, roles, browsers, loop):
@@ -265,21 +293,25 @@ def test_instructor_sees_scores_and_grades_by_hand_in_the_formgrader(settings, r
     frame.locator("button", has_text="Show All Names").click()
     mine = frame.locator("a.name-shown", has_text=first.name)
     mine.wait_for(state="visible")
+    notebook_id = mine.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
     mine.click()
+    grading = _frame_at(page, f"/formgrader/submissions/{notebook_id}")
+    grading.wait_for_load_state("networkidle")  # its script has fetched the grades
     for grade_id, points in MANUAL.items():
-        box = frame.locator(f"input.score#{grade_id}")
+        box = grading.locator(f"input.score#{grade_id}")
         box.scroll_into_view_if_needed()
         box.fill(str(points))
-        box.press("Tab")  # the formgrader saves a grade when its box loses focus
-    frame.locator(f"input.score#{next(iter(MANUAL))}").scroll_into_view_if_needed()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        row = ok(teacher.formgrader("GET", f"submission/{ASSIGNMENT}/{first.name}"))
-        if row["score"] == loop["autograded"][first.name] + sum(MANUAL.values()):
-            break
-        time.sleep(0.5)
+        box.blur()  # the formgrader saves a grade when its box loses focus
+        _wait_for(lambda: _manual_scores(teacher, notebook_id).get(grade_id) == points,
+                  f"the formgrader did not save {grade_id} = {points}")
+    grading.locator("span.glyphicon-eye-open.name-hidden").click()  # show whose work this is
+    assert grading.locator("a.name-shown", has_text=first.name).first.is_visible()
+    page.mouse.move(0, 0)  # no tooltip over the page
+    grading.locator(f"input.score#{next(iter(MANUAL))}").scroll_into_view_if_needed()
     browser.screenshot("04-instructor-grades-written-answers.png")
+    row = ok(teacher.formgrader("GET", f"submission/{ASSIGNMENT}/{first.name}"))
     assert row["score"] == loop["autograded"][first.name] + sum(MANUAL.values()), row
+    assert not row["needs_manual_grade"], row
 
     coursefolder.nbgrader(settings, "export", "--to", "grades.csv")
     with open(settings.course_dir / "grades.csv") as exported:
@@ -315,21 +347,19 @@ def test_student_reads_feedback_in_jupyterlab(settings, roles, browsers, loop):
     _, first, _ = roles
     browser = browsers(first.name)
     page = browser.page
+    open_assignments(page)
     page.locator("#refresh_assignments_list").click()
     submitted = page.locator("#submitted_assignments_list")
     link = submitted.get_by_text("view feedback")
     link.wait_for()
     browser.screenshot("05-student-feedback-listed.png")
-    with browser.context.expect_page() as opened:
-        link.click()
-    feedback = opened.value
-    feedback.wait_for_load_state()
-    heading = feedback.locator("h1", has_text="Score")
-    heading.first.wait_for()
-    expected = f"Score: {loop['final'][first.name]:.1f} / {loop['max_score']:.1f}"
-    assert expected in feedback.locator("body").inner_text()
-    browser.screenshot("06-student-feedback.png", page=feedback)
-    feedback.close()
+    link.click()  # the file browser goes to the feedback's folder
+    listed = page.locator(".jp-DirListing-item", has_text=f"{ASSIGNMENT}.html")
+    listed.dblclick()  # JupyterLab shows the page in its HTML viewer
+    feedback = page.frame_locator(".jp-HTMLViewer iframe")
+    total = f"{ASSIGNMENT} (Score: {loop['final'][first.name]:.1f} / {loop['max_score']:.1f})"
+    feedback.get_by_text(total).first.wait_for()  # the student's own total, at the top
+    browser.screenshot("06-student-feedback.png")
 
 
 def test_students_see_neither_each_other_nor_the_formgrader(settings, roles, browsers, loop):
