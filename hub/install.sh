@@ -50,7 +50,8 @@ fi
 # ---- the course's Python, readable by every account
 env_dir=${CNNKIT_HUB_ENV:-/opt/cnnkit-hub/venv}
 base=$(command -v "${CNNKIT_HUB_BASE_PYTHON:-python3}")
-base=$("$base" -c 'import sys; print(sys.executable)')  # through pyenv's shim, if any
+# the interpreter itself: through pyenv's shim or a virtualenv's symlink, if any
+base=$(realpath "$("$base" -c 'import sys; print(sys.executable)')")
 if ! runuser -u nobody -- "$base" -c 'import encodings' >/dev/null 2>&1; then
   prefix=$("$base" -c 'import sys; print(sys.base_prefix)')
   version=$("$base" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
