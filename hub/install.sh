@@ -74,22 +74,22 @@ if ! runuser -u nobody -- "$base" -c 'import encodings' >/dev/null 2>&1; then
 fi
 
 stamp=$( (echo "$base"; cat "$KIT/requirements.lock" "$KIT/requirements-kit.lock" "$KIT/pyproject.toml" \
-          "$KIT"/cnnkit/*.py) | sha256sum | cut -d' ' -f1)
+          "$KIT"/cnnkit/*.py "$KIT"/cnnkit_grader/*.py "$KIT"/cnnkit_grader/inside/*.py) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$env_dir/.cnnkit-stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "==> installing the course's Python environment into $env_dir (a few minutes)" >&2
   rm -rf "$env_dir"
   "$base" -m venv "$env_dir"
   "$env_dir/bin/python" -m pip install --quiet --upgrade pip
   "$env_dir/bin/python" -m pip install --quiet -r "$KIT/requirements.lock" -r "$KIT/requirements-kit.lock"
-  # cnnkit itself, built from a copy so the clone stays clean
+  # the packages students' images get (cnnkit, cnnkit_grader), built from a copy so the clone stays clean
   build=$(mktemp -d)
-  cp -a "$KIT/pyproject.toml" "$KIT/cnnkit" "$build/"
+  cp -a "$KIT/pyproject.toml" "$KIT/cnnkit" "$KIT/cnnkit_grader" "$build/"
   "$env_dir/bin/python" -m pip install --quiet --no-deps "$build"
   rm -rf "$build"
   chmod -R a+rX "$env_dir"
   echo "$stamp" > "$env_dir/.cnnkit-stamp"
 fi
-if ! runuser -u nobody -- "$env_dir/bin/python" -c 'import cnnkit, nbgrader, jupyterhub' >/dev/null 2>&1; then
+if ! runuser -u nobody -- "$env_dir/bin/python" -c 'import cnnkit, cnnkit_grader, nbgrader, jupyterhub' >/dev/null 2>&1; then
   echo "hub/install.sh: $env_dir does not work for other accounts" >&2
   exit 1
 fi
