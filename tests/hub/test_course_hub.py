@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from cnnkit import budget
+from cnnkit_tools import samples as sample_submissions
 from cnnkit_tools import submissions
 from hub import coursefolder
 
@@ -126,7 +127,7 @@ def test_student_sees_the_assignment_in_jupyterlab(settings, roles, browsers):
 
 def test_students_fetch_work_validate_and_submit(settings, roles, loop):
     _, first, second = roles
-    samples = submissions.samples(settings.course_dir)  # read as root: the grader's own copy
+    samples = sample_submissions.samples(settings.course_dir)  # read as root: the grader's own copy
     work = {first: samples["reference"], second: samples["partly_wrong"]}
     for student, solution in work.items():
         fetched = ok(student.server("POST", "assignments/fetch", data=course_args(settings)))["value"]
