@@ -51,7 +51,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # (for the source's hidden tests) must import the grader too.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
 
+import nbgrader.apps.api  # noqa: E402
 import nbgrader.apps.autogradeapp  # noqa: E402
+import nbgrader.converters  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
@@ -65,8 +67,10 @@ from cnnkit_grader.sanitize import SanitizeOutputs  # noqa: E402
 from cnnkit_grader.score import FinishRecord, ScoreOutside  # noqa: E402
 
 # nbgrader 0.9.6 has no setting for its converter class: SafeAutograde refuses links in a
-# submission before nbgrader's own copy would follow them (cnnkit_grader/intake.py).
-nbgrader.apps.autogradeapp.Autograde = SafeAutograde
+# submission before nbgrader's own copy would follow them (cnnkit_grader/intake.py). It replaces
+# Autograde where `nbgrader autograde` and the formgrader's API look it up.
+for module in (nbgrader.apps.autogradeapp, nbgrader.apps.api, nbgrader.converters):
+    module.Autograde = SafeAutograde
 c.ExchangeFactory.collect = "cnnkit_grader.exchange.SafeCollect"
 
 c.Autograde.exporter_class = "cnnkit_grader.intake.TolerantExporter"

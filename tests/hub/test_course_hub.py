@@ -67,7 +67,8 @@ def ok(response):
     assert response.status_code == 200, f"{response.status_code}: {response.text[:2000]}"
     body = response.json()
     if isinstance(body, dict) and "success" in body:
-        assert body["success"], body.get("error") or body.get("value") or body
+        assert body["success"], (body.get("error") or body.get("value") or body,
+                                 str(body.get("log", ""))[-4000:])
     return body
 
 
