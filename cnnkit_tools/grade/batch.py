@@ -7,6 +7,7 @@ grader error is never skipped: it was not graded.
 """
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,13 @@ from pathlib import Path
 from . import engine as engines, job as jobs_, outcome as outcomes, record as recorder
 
 FINISHED = {"graded", "fault", "unreadable"}
+
+
+def _bin_on_path():
+    """nbgrader's Gradebook starts ``alembic`` by name: this interpreter's bin comes first."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 
 
 def db_url(course_dir):
@@ -64,6 +72,7 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
           threads=1, progress=None, engine=None, fn=None):
     """Grade the class; return a Report. ``progress`` (progress.Progress) shows it live;
     ``engine`` reuses an open Engine (the benchmark), else one is made and closed here."""
+    _bin_on_path()
     course_dir = Path(course_dir).resolve()
     url = db_url(course_dir)
     bind = outcomes.engine(url)

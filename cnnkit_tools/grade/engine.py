@@ -44,6 +44,10 @@ def port_range():
     return first, last
 
 
+def _shared(value):
+    return value
+
+
 @dataclass
 class Failure:
     kind: str
@@ -74,7 +78,7 @@ class Engine:
                                   "distributed.logging.distributed": "error"}):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             host="127.0.0.1", dashboard_address=None,
-                                            memory_limit=0, silence_logs=40, **extra)
+                                            memory_limit=0, silence_logs=50, **extra)
             self.client = Client(self.cluster)
             self.mode = f"local pool, {workers} worker{'s' * (workers != 1)} x 1 thread"
 
@@ -101,36 +105,55 @@ class Engine:
             counts[message["key"]] = counts.get(message["key"], 0) + 1
         return counts
 
+    def threads(self):
+        return sum(w.get("nthreads", 1) for w in self.client.scheduler_info().get("workers", {}).values())
+
     def run(self, shared, jobs, fn=None):
         """Run fn(shared, job) for every job; yield (job, result or Failure, attempts) as
-        each finishes, in completion order."""
+        each finishes, in completion order.
+
+        No more tasks are in flight than the cluster has threads (re-read as workers come
+        and go). Dask would otherwise queue tasks on busy workers, and a worker's death
+        counts against every task queued there: an innocent submission could be charged
+        with two deaths it never ran into. This way a worker holds only what it runs."""
         from distributed import as_completed
-        from distributed.scheduler import KilledWorker
 
         fn = fn or task.grade
         batch = uuid.uuid4().hex[:8]
-        [shared_future] = self.client.scatter([shared], broadcast=False, hash=False)
-        futures = {}
-        for job in jobs:
-            job = dict(job, key=f"{job['key']}-{batch}")
-            future = self.client.submit(fn, shared_future, job, key=job["key"], retries=1, pure=False)
-            futures[future] = job
-        for future in as_completed(futures):
-            job = futures[future]
-            attempts = self.attempts().get(job["key"], 1)
-            if future.status == "finished":
-                yield job, future.result(), max(attempts, 1)
-            else:
-                error = future.exception()
-                if isinstance(error, KilledWorker):
-                    failure = Failure("worker_died", f"the worker died while grading, twice "
-                                                     f"(last on {error.last_worker.address})")
-                    attempts = max(attempts, ALLOWED_FAILURES + 1)
-                else:
-                    failure = Failure("task_failed", f"{type(error).__name__}: {error}")
-                    attempts = max(attempts, 2)
-                yield job, failure, attempts
+        # What every task shares goes to the workers once, as the result of a task rather than
+        # scattered data: dask recomputes a task's lost result when its worker dies, but
+        # cannot recover scattered data.
+        shared_future = self.client.submit(_shared, shared, key=f"cnnkit-shared-{batch}", pure=False)
+        pending, in_flight = list(jobs), {}
+        finished = as_completed()
+
+        def fill():
+            while pending and len(in_flight) < max(1, self.threads()):
+                job = dict(pending.pop(0))
+                job["key"] = f"{job['key']}-{batch}"
+                future = self.client.submit(fn, shared_future, job, key=job["key"], retries=1, pure=False)
+                in_flight[future] = job
+                finished.add(future)
+
+        fill()
+        for future in finished:
+            job = in_flight.pop(future)
+            fill()
+            yield (job, *self._outcome(future, job))
             future.release()
+        shared_future.release()
+
+    def _outcome(self, future, job):
+        from distributed.scheduler import KilledWorker
+
+        attempts = max(self.attempts().get(job["key"], 1), 1)
+        if future.status == "finished":
+            return future.result(), attempts
+        error = future.exception()
+        if isinstance(error, KilledWorker):
+            return Failure("worker_died", f"the worker died while grading, twice (last on "
+                                          f"{error.last_worker.address})"), max(attempts, ALLOWED_FAILURES + 1)
+        return Failure("task_failed", f"{type(error).__name__}: {error}"), max(attempts, 2)
 
     def close(self):
         self.client.close()
