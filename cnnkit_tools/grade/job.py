@@ -21,7 +21,9 @@ from . import files, task
 # Course settings that decide a grade travel with the job, so a worker on another machine
 # grades by the same rules as the client (the budget, the cell timeout, ...). What only
 # describes a machine stays there.
-MACHINE_LOCAL = {"CNNKIT_SANDBOX_USER", "CNNKIT_THREADS", "CNNKIT_GRADE_PORTS"}
+# (Whether and as whom to sandbox is each machine's; so are the threads per submission and
+# ./kit grade's own settings.)
+MACHINE_LOCAL = ("CNNKIT_SANDBOX", "CNNKIT_THREADS", "CNNKIT_GRADE_")
 SHARED_PREFIXES = ("CNNKIT_", "NBGRADER_COURSE_ID")
 COURSE_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "*.keras", "*.h5")
 
@@ -96,7 +98,7 @@ def _pythonpath():
 
 def shared_environment(environ=os.environ):
     return {name: value for name, value in environ.items()
-            if name.startswith(SHARED_PREFIXES) and name not in MACHINE_LOCAL}
+            if name.startswith(SHARED_PREFIXES) and not name.startswith(MACHINE_LOCAL)}
 
 
 SUBMISSION_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback", "*.keras", "*.h5")

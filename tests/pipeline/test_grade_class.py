@@ -60,7 +60,7 @@ def view(url, students):
 
 
 def export(directory, url):
-    csv = course.export(directory, "grades.csv", NBGRADER_DB_URL=url)
+    csv = course.export(directory, "grades.csv", NBGRADER_DB_URL=url, **KIT)
     return pd.read_csv(csv).sort_values("student_id").reset_index(drop=True)
 
 
@@ -217,7 +217,7 @@ def postgres_graded(tmp_path_factory, cifar_dir):
         subprocess.run([str(postgres.INSTALLER)], check=True)
     # The postgres user must reach the data folder: not under pytest's 0700 temporary folder.
     with tempfile.TemporaryDirectory(prefix="cnnkit-pg-") as folder:
-        with postgres.Server(Path(folder) / "pg", PG_PORT) as server:
+        with postgres.Server(Path(folder), PG_PORT) as server:
             server.reset()
             directory = make_course(tmp_path_factory, "postgres_class")
             course.nbgrader(directory, "generate_assignment", ASSIGNMENT, "--force",

@@ -187,7 +187,8 @@ def test_a_rerun_skips_only_what_is_graded_since_last_submitted(course):
 
 
 def test_grading_settings_travel_but_machine_settings_stay():
-    env = {"CNNKIT_BUDGET": "smoke", "CNNKIT_CELL_TIMEOUT": "60", "CNNKIT_SANDBOX_USER": "x",
+    env = {"CNNKIT_BUDGET": "smoke", "CNNKIT_CELL_TIMEOUT": "60", "CNNKIT_SANDBOX_USERS": "x,y",
+           "CNNKIT_SANDBOX": "off", "CNNKIT_THREADS": "2", "CNNKIT_GRADE_PORTS": "1-2",
            "CIFAR10_DIR": "/data", "HOME": "/root", "NBGRADER_COURSE_ID": "c1"}
     assert job.shared_environment(env) == {"CNNKIT_BUDGET": "smoke", "CNNKIT_CELL_TIMEOUT": "60",
                                            "NBGRADER_COURSE_ID": "c1"}
