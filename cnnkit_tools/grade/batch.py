@@ -104,8 +104,13 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
                 result = _failure_result(own, result, shared)
             report.peak_rss[own["student"]] = result.get("peak_rss", 0)
             report.scores[own["student"]] = _score(result)
-            _keep(report, progress, recorder.record(course_dir, url, bind, result, attempts=attempts),
-                  report.scores[own["student"]])
+            try:
+                row = recorder.record(course_dir, url, bind, result, attempts=attempts)
+            except Exception as error:  # noqa: BLE001 - one submission's failure stops no batch
+                failure = engines.Failure("record_failed", f"{type(error).__name__}: {error}")
+                row = recorder.record(course_dir, url, bind, _failure_result(own, failure, shared),
+                                      attempts=attempts)
+            _keep(report, progress, row, report.scores[own["student"]])
     finally:
         if own_engine:
             engine.close()

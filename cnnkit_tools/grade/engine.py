@@ -73,9 +73,7 @@ class Engine:
                 first, last = ports
                 extra = {"scheduler_port": first,
                          "port": f"{first + 1}:{last}", "worker_port": f"{first + 1}:{last}"}
-            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                                  "distributed.worker.daemon": False,
-                                  "distributed.logging.distributed": "error"}):
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             host="127.0.0.1", dashboard_address=None,
                                             memory_limit=0, silence_logs=50, **extra)

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from . import files, outcome as outcomes
 
-INFRASTRUCTURE = {"worker_died", "task_failed", "timeout", "kit_mismatch", "config_error", "too_large"}
+INFRASTRUCTURE = {"worker_died", "task_failed", "timeout", "kit_mismatch", "config_error", "too_large",
+                  "record_failed"}
 UNREADABLE_SIGNS = ("NotJSONError", "Notebook does not appear to be JSON", "Unreadable Notebook")
 
 
