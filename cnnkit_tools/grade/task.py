@@ -180,6 +180,25 @@ def _metadata(autograded):
     return found
 
 
+def _sweep_leftovers():
+    """Remove the private courses of tasks whose worker was killed (no cleanup ran there)."""
+    import shutil
+    for folder in Path(tempfile.gettempdir()).glob("cnnkit-task-*-*"):
+        pid = folder.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def grade(shared, own):
     """Grade one submission; return a dict of plain data (bytes for the files). ``shared`` is
     what every task of the batch gets (job.make_jobs), ``own`` this submission's part. Never
@@ -196,7 +215,8 @@ def grade(shared, own):
                                            f"from the client's ({job['kit_digest']}): install the same kit")
         result["seconds"] = time.monotonic() - started
         return result
-    with tempfile.TemporaryDirectory(prefix="cnnkit-task-") as folder:
+    _sweep_leftovers()
+    with tempfile.TemporaryDirectory(prefix=f"cnnkit-task-{os.getpid()}-") as folder:
         course = _private_course(job, folder)
         setup_done = time.monotonic()
         code, log, timed_out, peak = _run_nbgrader(job, course, _environment(job, course))

@@ -209,6 +209,8 @@ def test_a_worker_killed_mid_grade_loses_nothing(dask_graded):
     orphans = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
                if {"autograde", "--student", "reference"} <= set(p.info["cmdline"] or ())]
     assert not orphans, f"the killed worker left its nbgrader running: {orphans}"
+    leftovers = list(Path(tempfile.gettempdir()).glob(f"cnnkit-task-{killed['pid']}-*"))
+    assert not leftovers, f"the killed task's private course was never removed: {leftovers}"
 
 
 @pytest.fixture(scope="module")
