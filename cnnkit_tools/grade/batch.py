@@ -9,6 +9,7 @@ grader error is never skipped: it was not graded.
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,8 @@ class Report:
     mode: str
     rows: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0                           # all of it, start-up included
+    setup_seconds: float = 0.0                     # template gradebook and workers' start-up
     peak_rss: dict = field(default_factory=dict)   # student -> peak bytes of its grading
     scores: dict = field(default_factory=dict)     # student -> (score, max) autograded
 
@@ -86,12 +88,19 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
     if not todo:
         report.mode = "nothing to grade"
         return report
-    shared, jobs = jobs_.make_jobs(course_dir, assignment, todo, url, threads=threads)
+    # The template gradebook (nbgrader generate_assignment, seconds) is made while the
+    # workers start.
+    with ThreadPoolExecutor(1) as background:
+        making = background.submit(jobs_.make_jobs, course_dir, assignment, todo, url, threads=threads)
+        own_engine = engine is None
+        try:
+            engine = engine or engines.Engine(scheduler=scheduler, workers=workers)
+        finally:
+            shared, jobs = making.result()
     refused = [job for job in jobs if "refused" in job]
     runnable = [job for job in jobs if "refused" not in job]
-    own_engine = engine is None
-    engine = engine or engines.Engine(scheduler=scheduler, workers=workers)
     report.mode = engine.mode
+    report.setup_seconds = time.monotonic() - started
     if progress:
         progress.start(len(jobs), engine.mode)
     try:

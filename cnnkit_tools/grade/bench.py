@@ -111,6 +111,7 @@ def run_kit(workdir, name, n, label, **kw):
     _, phases = outcomes.summary(rows)
     busy = sum(row.seconds or 0 for row in rows)
     return {"name": label, "seconds": report.seconds, "n": len(students), "busy": busy,
+            "setup": report.setup_seconds,
             "peak": max(report.peak_rss.values() or [0]), "view": compare.gradebook_view(url, ASSIGNMENT, students),
             "phases": phases, "outcomes": outcomes.summary(rows)[0], "directory": directory}
 
@@ -204,13 +205,14 @@ def summarize(runs, dask1, dask2):
         for line in lines[:10]:
             print(f"    {line}")
     cost = dask1["busy"] / dask1["n"]
-    overhead = max(0.0, (dask1["seconds"] - dask1["busy"]) / dask1["n"])
+    overhead = max(0.0, (dask1["seconds"] - dask1["setup"] - dask1["busy"]) / dask1["n"])
     print()
-    print(f"per-submission cost {cost:.1f} s on 1 thread; dispatch and recording overhead "
-          f"{overhead:.2f} s per submission (1-worker Dask run)")
+    print(f"per-submission cost {cost:.1f} s on 1 thread (task wall time); dispatch and recording "
+          f"overhead {overhead:.2f} s per submission; start-up {dask1['setup']:.1f} s per run "
+          "(template gradebook, connecting) (1-worker Dask run)")
     for workers in (10, 50):
-        seconds = estimate(cost, overhead, 30, 500, workers)
-        print(f"estimate, 500 submissions on {workers} workers: {seconds / 60:.0f} min")
+        seconds = estimate(cost, overhead, dask1["setup"], 500, workers)
+        print(f"estimate, 500 submissions on {workers} single-thread workers: {seconds / 60:.0f} min")
 
 
 if __name__ == "__main__":
