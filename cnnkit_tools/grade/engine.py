@@ -26,8 +26,8 @@ START_TOPIC = "cnnkit-grade-start"
 
 
 def default_workers():
-    """One worker per core this process may use: measured faster than fewer, wider ones
-    (docs/scale.md)."""
+    """One single-thread worker per core this process may use (docs/scale.md says why; the
+    benchmark's --threads-check compares it with fewer, wider workers)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
