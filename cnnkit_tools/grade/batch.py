@@ -30,6 +30,31 @@ def db_url(course_dir):
     return os.environ.get("NBGRADER_DB_URL") or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
 
 
+def ensure_assignment(course_dir, assignment, url):
+    """A gradebook without the assignment (a fresh clone: gradebook.db is not committed) gets
+    its definition from ``nbgrader generate_assignment``, as serial grading would need first;
+    its release goes to a scratch folder, so the course's release/ stays as it is."""
+    import tempfile
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .. import course as kit_course
+
+    with Gradebook(url) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+            return False
+        except MissingEntry:
+            pass
+    print(f"the gradebook has no assignment {assignment!r} yet: defining it with nbgrader "
+          "generate_assignment (release/ is left as it is)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="cnnkit-release-") as scratch:
+        kit_course.nbgrader(course_dir, "generate_assignment", assignment, "--force",
+                            f"--CourseDirectory.release_directory={scratch}",
+                            NBGRADER_DB_URL=url, PYTHONPATH=jobs_._pythonpath())
+    return True
+
+
 def to_skip(bind, course_dir, assignment, submissions):
     """Students whose current submission is already graded (see the module's docstring)."""
     done = {row.student: row for row in outcomes.read(bind, assignment)}
@@ -77,9 +102,10 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
     _bin_on_path()
     course_dir = Path(course_dir).resolve()
     url = db_url(course_dir)
+    submissions = jobs_.find_submissions(course_dir, assignment, students)
+    ensure_assignment(course_dir, assignment, url)
     bind = outcomes.engine(url)
     outcomes.ensure(bind)
-    submissions = jobs_.find_submissions(course_dir, assignment, students)
     skipped = set() if force else to_skip(bind, course_dir, assignment, submissions)
     todo = {s: sub for s, sub in submissions.items() if s not in skipped}
     started = time.monotonic()

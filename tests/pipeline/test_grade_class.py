@@ -238,3 +238,20 @@ def test_parallel_grading_into_postgresql_exports_like_serial_sqlite(serial, pos
     bind = outcomes.engine(url)
     assert sorted(row.student for row in outcomes.read(bind, ASSIGNMENT)) == students
     bind.dispose()
+
+
+def test_a_fresh_clone_gradebook_gets_the_assignment_and_release_stays(tmp_path):
+    """gradebook.db is not committed: ./kit grade defines the assignment itself."""
+    directory = course.copy_course(tmp_path / "fresh")
+    released = Path(course.ROOT) / "release" / ASSIGNMENT / submissions.NOTEBOOK
+    (directory / "release" / ASSIGNMENT).mkdir(parents=True)
+    copy = directory / "release" / ASSIGNMENT / submissions.NOTEBOOK
+    copy.write_bytes(released.read_bytes())
+    before = copy.stat().st_mtime_ns
+    url = course.db_url(directory)
+    assert batch.ensure_assignment(directory, ASSIGNMENT, url) is True
+    assert batch.ensure_assignment(directory, ASSIGNMENT, url) is False
+    with Gradebook(url) as gradebook:
+        [notebook] = gradebook.find_assignment(ASSIGNMENT).notebooks
+        assert notebook.name == NOTEBOOK and len(notebook.grade_cells) > 0
+    assert copy.stat().st_mtime_ns == before
