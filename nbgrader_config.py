@@ -45,28 +45,36 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "*.keras", "*.h5"]
 
-# ---- Grading that student code cannot fool (cnnkit/grader/, README "Grading safely").
-# The kernel runs sandboxed (bubblewrap, no network, as $CNNKIT_SANDBOX_USER when root) in a
-# scratch folder; faults, floods and stderr are handled per cell; after each graded test
-# cell the kernel hands over its answers, and ScoreOutside judges every graded cell from
-# them, from the saved models (read as JSON, then loaded with safe_mode=True in a sandbox)
-# and from the held-out images, outside the student's process, before SaveAutoGrades.
+# ---- Grading that student code cannot fool (cnnkit_grader/; docs/grading.md).
+# Untrusted code (the student's notebook) runs only in the sandbox; trusted code judges every
+# graded cell from evidence it measures itself. Kernels that `nbgrader validate` starts here
+# (for the source's hidden tests) must import the grader too.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+
+import nbgrader.apps.autogradeapp  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
                                     DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
                                     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
 from cnnkit_grader.execute import GuardedExecute  # noqa: E402
 from cnnkit_grader.feedback import HideTestCode  # noqa: E402
-from cnnkit_grader.intake import DropEmptyMetadata, recover_renamed  # noqa: E402
-from cnnkit_grader.score import ScoreOutside  # noqa: E402
+from cnnkit_grader.intake import DropEmptyMetadata, SafeAutograde, recover_renamed  # noqa: E402
+from cnnkit_grader.sanitize import SanitizeOutputs  # noqa: E402
+from cnnkit_grader.score import FinishRecord, ScoreOutside  # noqa: E402
+
+# nbgrader 0.9.6 has no setting for its converter class: SafeAutograde refuses links in a
+# submission before nbgrader's own copy would follow them (cnnkit_grader/intake.py).
+nbgrader.apps.autogradeapp.Autograde = SafeAutograde
+c.ExchangeFactory.collect = "cnnkit_grader.exchange.SafeCollect"
 
 c.Autograde.exporter_class = "cnnkit_grader.intake.TolerantExporter"
 c.Autograde.pre_convert_hook = recover_renamed
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+# SanitizeOutputs comes after ScoreOutside: the grader's notes quote names the student chose.
 c.Autograde.autograde_preprocessors = [
-    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, ScoreOutside,
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, CSSHTMLHeaderPreprocessor]
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, ScoreOutside, SanitizeOutputs,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, FinishRecord]
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestCode, SanitizeOutputs, CSSHTMLHeaderPreprocessor]

@@ -1,8 +1,8 @@
-"""Helpers for the "Compile and Train a CNN" nbgrader course kit.
+"""What a student's environment needs for the "Compile and Train a CNN" notebook.
 
-The package keeps what notebooks must not show: data loading, the training budget,
-and the logic of the hidden tests (nbgrader prints hidden test code in feedback, so
-the notebooks only call into :mod:`cnnkit.checks`).
+``cnnkit.data`` loads CIFAR-10 and makes the seeded training/validation split;
+``cnnkit.budget`` says how much each context trains. Nothing here grades: the grader lives in
+the course folder (``cnnkit_grader/``) and never in the package students install.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

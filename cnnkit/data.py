@@ -121,6 +121,12 @@ def load_training_split(n_train, n_val, seed, directory=None):
     return (_scaled(x[train]), y[train]), (_scaled(x[val]), y[val])
 
 
+def load_training(directory=None):
+    """The 50,000 training images (uint8) and labels, as ``keras.datasets.cifar10`` gives them."""
+    directory = directory or os.environ.get(ENV_VAR)
+    return _read_training(directory) if directory else load_cifar10()[0]
+
+
 def load_heldout(directory=None):
     """The grader's held-out images (CIFAR-10's official test set), scaled to [0, 1]."""
     directory = directory or os.environ.get(ENV_VAR)

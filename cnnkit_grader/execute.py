@@ -1,22 +1,31 @@
-"""nbgrader's Execute step, hardened: sandboxed kernel, faults recorded, outputs capped.
+"""nbgrader's Execute step, hardened: the notebook runs sandboxed, and nothing it says is believed.
 
-Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. It
+Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. For one submission it
 
-- runs the kernel in the sandbox (``sandbox``), in a scratch copy of the student's folder, so
-  nothing the kernel does can touch the autograded folder that nbgrader later writes as the
-  instructor; ``.keras`` files the notebook saved are copied back afterwards;
-- turns a kernel death (``os._exit``, a crash, running out of memory) or a cell that will not
-  stop (even one that ignores interrupts) into an error in that cell, marks the graded cells
-  after it as not run, and keeps every result before it;
-- caps each cell's and the notebook's output in bytes as it arrives;
-- after each graded test cell, asks the kernel for the answers that cell is about
-  (``harvest``) and moves them out of the kernel's reach at once, for ``score`` to judge.
+- takes a sandbox *slot* (its own user, as root) and copies only this student's files (what
+  nbgrader put in ``autograded/<student>/<assignment>/``; never a link, never a model file,
+  within size limits) into a scratch folder that is a sized tmpfs of its own;
+- proves with a self-test, from inside a sandbox built like the kernel's, that the course's
+  secrets are out of reach by absolute and relative paths, and refuses the submission if not;
+- starts the *probe* (``probe.py``), which calls the student's functions with fresh inputs in
+  a clean process, beside the notebook;
+- runs the notebook in the sandboxed kernel, cell by cell, within a per-cell timeout and a
+  budget for the whole notebook; a kernel death, a cell that will not stop, or a spent budget
+  marks that cell and the graded cells after it "not run", and keeps everything before;
+- caps each cell's and the notebook's output as it arrives;
+- after the graded cells whose answers live in the kernel (the trained models), has the
+  kernel hand them over as files, and takes them out of its reach at once;
+- copies the models the notebook saved back into the student's autograded folder, within limits;
+- measures every model file in a sandboxed process that runs no student code (``measurement``),
+  started with the notebook so its imports cost no time at the end.
+
+Every phase gets a timestamp (``phases``). ``ScoreOutside`` then judges everything.
 """
 
+import contextlib
 import os
 import re
-import shutil
-import stat
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -24,14 +33,27 @@ from pathlib import Path
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Integer, default
 
-from . import sandbox
+from cnnkit import data
+
+from cnnkit import budget as budgets
+
+from . import files, fresh, measurement, sandbox, tasks
 from .kernel import SandboxedKernelManager
+from .phases import Phases
+from .probe import ANSWER_LIMITS, ProbeRun
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
-HARVEST = ".cnnkit-answers"    # folder in the kernel's scratch copy that harvest writes to
-MAX_COPIED_FILE = 50 * 2**20   # extra files bigger than this are not given to the kernel
+PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
+HANDOVER = ".cnnkit-handover"   # folder in the scratch copy where the kernel hands answers over
+SUBMISSION_LIMITS = files.Limits(files=1000, file_bytes=50 * 2**20, total_bytes=200 * 2**20)
+COPY_BACK_LIMITS = files.Limits(files=10, file_bytes=50 * 2**20, total_bytes=100 * 2**20)
+MODEL_SUFFIXES = (".keras", ".h5")
+
+
+class GraderError(RuntimeError):
+    """The grader itself is misconfigured; nbgrader records the submission as failed."""
 
 
 def grade_id(cell):
@@ -43,150 +65,198 @@ def error_output(name, message):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
 
-def copy_regular_files(source, target, max_size, skipped):
-    """Copy regular files (never links) from source to target; list the ones left out in skipped."""
-    for entry in os.scandir(source):
-        if entry.is_symlink():
-            skipped.append(f"{entry.name} (a link)")
-        elif entry.is_dir(follow_symlinks=False):
-            os.mkdir(Path(target) / entry.name)
-            copy_regular_files(entry.path, Path(target) / entry.name, max_size, skipped)
-        elif entry.name.endswith(".keras"):
-            continue  # models must come from this run: never a stale or smuggled file
-        elif entry.is_file(follow_symlinks=False):
-            size = entry.stat(follow_symlinks=False).st_size
-            if size > max_size:
-                skipped.append(f"{entry.name} ({size / 2**20:,.0f} MB)")
-            else:
-                shutil.copyfile(entry.path, Path(target) / entry.name, follow_symlinks=False)
+def _env_int(name, default):
+    return int(os.environ.get(name) or default)
 
 
-def take_files(folder, names, target, max_size=MAX_COPIED_FILE):
-    """Copy the named regular files out of a folder the kernel controls, following no link."""
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return []
-    taken = []
-    try:
-        for name in names:
-            if "/" in name or name in (".", ".."):
-                continue
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-            except OSError:
-                continue
-            with os.fdopen(fd, "rb") as src:
-                info = os.fstat(src.fileno())
-                if not stat.S_ISREG(info.st_mode) or info.st_size > max_size:
-                    continue
-                with open(Path(target) / name, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-                taken.append(name)
-    finally:
-        os.close(dir_fd)
-    return taken
-
-
-def list_names(folder):
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return []
-    try:
-        return os.listdir(dir_fd)
-    finally:
-        os.close(dir_fd)
+def part_of_cells(nb):
+    """``[phase name]`` per cell: the part whose heading comes last before it ("setup" before Part A)."""
+    labels, current = [], "setup"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            match = PART.search(cell.source)
+            current = f"part {match.group(1)}" if match else current
+        labels.append(current)
+    return labels
 
 
 class GuardedExecute(Execute):
     cell_output_bytes = Integer(100_000, help="Output kept per cell, in bytes.").tag(config=True)
     notebook_output_bytes = Integer(1_000_000, help="Output kept per notebook, in bytes.").tag(config=True)
-    harvest_timeout = Integer(300, help="Seconds the kernel gets to hand over a cell's answers.").tag(config=True)
+    handover_timeout = Integer(120, help="Seconds the kernel gets to hand over a cell's answers.").tag(config=True)
+    notebook_timeout = Integer(help="Seconds the whole notebook may run ($CNNKIT_NOTEBOOK_TIMEOUT, 1200)."
+                               ).tag(config=True)
+    probe_timeout = Integer(help="Seconds the probe may take ($CNNKIT_PROBE_TIMEOUT, 300).").tag(config=True)
+    measure_timeout = Integer(600, help="Seconds the sandboxed measurement of all models may take.").tag(config=True)
+
+    @default("notebook_timeout")
+    def _notebook_timeout_default(self):
+        return _env_int("CNNKIT_NOTEBOOK_TIMEOUT", 1200)
+
+    @default("probe_timeout")
+    def _probe_timeout_default(self):
+        return _env_int("CNNKIT_PROBE_TIMEOUT", 300)
 
     def __init__(self, **kwargs):
         if sandbox.enabled():
             kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kwargs)
+        self.timeout_per_cell = self.timeout or 600  # self.timeout then shrinks to fit the notebook's budget
 
     # ------------------------------------------------------------ the whole notebook
     def preprocess(self, nb, resources, km=None):
-        folder = Path(resources["metadata"]["path"])
-        self._fault = None
-        self._notebook_bytes = 0
-        self._cut_cell = None
-        self._harvested = None
+        course = resources.get("cnnkit_course")
+        if course is None:
+            raise GraderError("GuardedExecute needs cnnkit_grader.intake.SafeAutograde, which "
+                              "nbgrader_config.py installs in place of nbgrader's Autograde.")
+        folder = self._student_folder(resources, course)
+        self.phases = Phases()
+        self._fault, self._not_run, self._notebook_bytes, self._cut_cell = None, [], 0, None
+        self._handed = {}             # answer -> True once the kernel handed it over for good
+        self._last_handover = None    # no answer cell ran since this answer was handed over
         self._answers = Path(tempfile.mkdtemp(prefix="cnnkit-answers-"))
-        self._scratch = Path(tempfile.mkdtemp(prefix="cnnkit-work-"))
-        self._scratch.chmod(0o755)
-        skipped = []
-        copy_regular_files(folder, self._scratch, MAX_COPIED_FILE, skipped)
-        (self._scratch / HARVEST).mkdir()
-        notes = [f"Not given to your notebook: {', '.join(skipped)}. Submit only the notebook "
-                 "and small files it reads."] if skipped else []
-        if sandbox.enabled():
-            root = folder.parent.parent.parent
-            sandbox.self_test(hidden=[root / "source", root / "submitted", root / "gradebook.db"])
-            sandbox.give(self._scratch)
-            self.kernel_manager_class = type("ScratchKernelManager", (SandboxedKernelManager,),
-                                             {"work_dir": str(self._scratch)})
-        else:
-            self.log.warning(sandbox.UNSAFE_WARNING)
-            notes.append(sandbox.UNSAFE_WARNING)
-        resources["metadata"]["path"] = str(self._scratch)
-        try:
-            nb, resources = super().preprocess(nb, resources, km)
-        finally:
-            resources["metadata"]["path"] = str(folder)
-            sandbox.take_back(self._scratch)
-            take_files(self._scratch, [n for n in list_names(self._scratch) if n.endswith((".keras", ".h5"))], folder)
-            shutil.rmtree(self._scratch, ignore_errors=True)
-        resources["cnnkit"] = {"answers": str(self._answers), "fault": self._fault, "notes": notes,
-                               "student_dir": str(folder)}
+        self._parts = part_of_cells(nb)
+        intake = dict(nb.metadata.get("cnnkit", {}))
+        notes = list(intake.get("notes", []))
+        inputs = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
+        with contextlib.ExitStack() as stack:
+            with self.phases.timed("prepare"):
+                self.slot = (stack.enter_context(sandbox.slot()) if sandbox.enabled()
+                             else sandbox.Slot(name="unsandboxed"))
+                scratch, sized = stack.enter_context(sandbox.scratch_folder())
+                self._scratch = scratch
+                taken = files.copy_tree(folder, scratch, SUBMISSION_LIMITS,
+                                        skip=lambda name: name.endswith(MODEL_SUFFIXES))
+                if taken.refused:
+                    notes.append(f"Not given to your notebook: {', '.join(taken.refused)}. Submit only "
+                                 "the notebook and small files it reads.")
+                if sandbox.enabled():
+                    # The folder stays the grader's (sticky): the kernel writes in it, but cannot
+                    # rename or replace the hand-over folder the grader makes there.
+                    sandbox.give(scratch, self.slot, include_root=False)
+                    scratch.chmod(0o1777)
+                    sandbox.self_test(self.slot, scratch, [scratch], files.list_names(scratch),
+                                      self._hidden(course, folder))
+                    self.kernel_manager_class = type("SubmissionKernelManager", (SandboxedKernelManager,),
+                                                     {"work_dir": str(scratch), "slot": self.slot})
+                else:
+                    self.log.warning(sandbox.UNSAFE_WARNING)
+                    notes.append(sandbox.UNSAFE_WARNING)
+                if not sized:
+                    self.log.info("the scratch folder is not a sized tmpfs (needs root): no disk quota")
+                (scratch / HANDOVER).mkdir(mode=0o755)  # the grader's: the kernel may only read it
+                probe = ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log).start()
+                evaluator = measurement.Evaluator(self.slot, self.log).start()
+                stack.callback(evaluator.close)
+            self._deadline = time.monotonic() + self.notebook_timeout
+            self._kernel_wait = time.monotonic()
+            resources["metadata"]["path"] = str(scratch)
+            try:
+                nb, resources = super().preprocess(nb, resources, km)
+            finally:
+                resources["metadata"]["path"] = str(folder)
+                with self.phases.timed("probe"):
+                    note = probe.finish(self._answers)
+                if note:
+                    notes.append(note)
+                models = [n for n in files.list_names(scratch) if n.endswith(MODEL_SUFFIXES)]
+                back = files.take(scratch, models, folder, COPY_BACK_LIMITS)
+                if back.refused:
+                    notes.append(f"Not kept from your notebook's folder: {', '.join(back.refused)}.")
+            with self.phases.timed("measure"):
+                paths = measurement.model_paths(self._answers)
+                measured = measurement.check_files(paths)
+                arrays = fresh.training_arrays(inputs)
+                evaluator.measure(paths, measured, measurement.measure_asks(paths), budgets.current(),
+                                  (arrays["val_images"], arrays["val_labels"]), self.measure_timeout)
+        resources["cnnkit"] = {"answers": str(self._answers), "models": measured, "fault": self._fault,
+                               "not_run": self._not_run,
+                               "notes": notes, "phases": self.phases, "fresh": inputs, "intake": intake,
+                               "sandbox": "on" if sandbox.enabled() else "off", "student_dir": str(folder)}
         return nb, resources
+
+    @staticmethod
+    def _student_folder(resources, course):
+        """The folder nbgrader filled for this student, checked: never the course root or anything else."""
+        given = resources.get("metadata", {}).get("path") or ""
+        expected = Path(course["autograded"]).resolve()
+        if not given or Path(given).resolve() != expected:
+            raise GraderError(f"the notebook's folder is {given!r}, not this submission's autograded folder "
+                              f"{expected}; refusing to give the kernel anything else.")
+        return expected
+
+    @staticmethod
+    def _hidden(course, folder):
+        """Host paths the sandbox must not reach: the course's secrets, other students, the test batch."""
+        root = Path(course["root"])
+        hidden = [root / name for name in ("source", "submitted", "autograded", "feedback", ".git",
+                                           "nbgrader_config.py", "cnnkit_grader", fresh.SECRET_FILE)]
+        hidden += [folder] + sandbox.outside_binds(Path.home())
+        db_url = course.get("db_url") or ""
+        if db_url.startswith("sqlite:///"):
+            hidden.append(Path(db_url[len("sqlite:///"):]))
+        batches = data.local_batches_dir()
+        if batches is not None:
+            hidden += [batches / data.TEST_BATCH, batches]
+        return [p for p in hidden if str(p) not in ("/", "/tmp")]
 
     # ------------------------------------------------------------ one cell
     def preprocess_cell(self, cell, resources, index):
+        if self._kernel_wait is not None:
+            self.phases.add("kernel start", self._kernel_wait)
+            self._kernel_wait = None
+        started = time.monotonic()
         cell, resources = self._run_cell(cell, resources, index)
-        if index == len(self.nb.cells) - 1 and not self._fault:
+        self.phases.add(self._parts[index], started)
+        if index == len(self.nb.cells) - 1:
             self._fill_gaps()
         return cell, resources
 
-    def _fill_gaps(self):
-        """Ask again for answers a test cell could not give, e.g. one moved above the code it tests."""
-        import json
+    def _set_fault(self, kind, message, where):
+        self._fault = {"kind": kind, "message": message, "cell": where}
 
-        for cell in self.nb.cells:
-            grade = grade_id(cell)
-            record = self._answers / f"{grade}.json"
-            if grade and not self._fault and (not record.exists() or "error" in json.loads(record.read_text())):
-                self._harvested = None
-                self._harvest(grade)
+    def _mark_not_run(self, cell):
+        grade = grade_id(cell)
+        cell.outputs = [error_output("NotRun", f"Not run: {self._fault['message']}")] if grade else []
+        if grade:
+            self._not_run.append(grade)
 
     def _run_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        where = grade_id(cell) or f"cell {index}"
+        remaining = self._deadline - time.monotonic()
+        if not self._fault and remaining <= 0:
+            self._set_fault("notebook_budget", f"the notebook ran past its time budget of {self.notebook_timeout} s, "
+                                               "so later cells were not run", where)
         if self._fault:
-            cell.outputs = [error_output("NotRun", f"Not run: {self._fault}")] if grade_id(cell) else []
+            self._mark_not_run(cell)
             return cell, resources
         self._cell_bytes = 0
         grade = grade_id(cell)
         if not grade:
-            self._harvested = None  # the kernel's state may change: ask again after this
+            self._last_handover = None  # the kernel's state may change: hand over again after this
         source = cell.source
         # Hidden tests are judged outside the kernel; the kernel never sees their code.
         cell.source = HIDDEN.sub("", source) if grade else source
+        budget_bound = remaining < self.timeout_per_cell
+        self.timeout = int(max(1, min(self.timeout_per_cell, remaining)))
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._fault = (f"the kernel died in code cell {cell.get('execution_count') or index} "
-                           "(os._exit, a crash, or running out of memory), so later cells could not run")
+            self._set_fault("kernel_died", f"the kernel died in code cell {cell.get('execution_count') or index} "
+                                           "(os._exit, a crash, or running out of memory), so later cells "
+                                           "could not run", where)
             cell.outputs.append(error_output("KernelDied", "Your kernel died while running this cell "
                                              "(os._exit, a crash, or running out of memory). Results of "
                                              "earlier cells are kept; later cells were not run."))
         except CellTimeoutError:
-            self._fault = "an earlier cell ran past the time limit and would not stop"
             self._stop_kernel()
+            if budget_bound:
+                self._set_fault("notebook_budget", f"the notebook ran past its time budget of "
+                                                   f"{self.notebook_timeout} s, so later cells were not run", where)
+            else:
+                self._set_fault("cell_timeout", "an earlier cell ran past the time limit and would not stop", where)
             cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
                                              "and ignored the interrupt, so the kernel was stopped. Results "
                                              "of earlier cells are kept; later cells were not run."))
@@ -194,16 +264,33 @@ class GuardedExecute(Execute):
             cell.source = source
         if any(o.output_type == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             cell.outputs = [o for o in cell.outputs if o.get("ename") != "CellTimeoutError"]
-            cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
-                                             "and was interrupted."))
-        if grade_id(cell):
+            if budget_bound:
+                self._set_fault("notebook_budget", f"the notebook ran past its time budget of "
+                                                   f"{self.notebook_timeout} s, so later cells were not run", where)
+                cell.outputs.append(error_output("NotebookBudget", f"The notebook ran past its time budget of "
+                                                 f"{self.notebook_timeout} s during this cell, which was "
+                                                 "interrupted. Later cells were not run."))
+                if grade:
+                    self._not_run.append(grade)
+            else:
+                cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
+                                                 "and was interrupted."))
+        if grade:
             for output in cell.outputs:
                 # A warning from the student's code is not a failed test; nbgrader would score it 0.
                 if output.output_type == "stream" and output.name == "stderr":
                     output.name = "stdout"
-            if not self._fault:
-                self._harvest(grade_id(cell))
+            answer = tasks.TASKS[grade].answer if grade in tasks.TASKS else None
+            if not self._fault and answer in tasks.KERNEL_ANSWERS:
+                self._handover(answer)
         return cell, resources
+
+    def _fill_gaps(self):
+        """Ask again for answers no graded cell could give, e.g. one moved above the code it tests."""
+        for answer in tasks.KERNEL_ANSWERS:
+            if not self._fault and not self._handed.get(answer) and time.monotonic() < self._deadline:
+                self._last_handover = None
+                self._handover(answer)
 
     def _stop_kernel(self):
         try:
@@ -218,30 +305,76 @@ class GuardedExecute(Execute):
             return await coroutine
         return run_sync(wrapper)()
 
-    def _harvest(self, grade):
-        from .harvest import COLLECTORS
-
-        if self._harvested is COLLECTORS[grade]:
-            return  # the cell before asked for the same answers, and no answer cell ran since
-        self._harvested = COLLECTORS[grade]
-        code = (f"__import__('cnnkit_grader.harvest', fromlist=['collect']).collect("
-                f"{grade!r}, globals(), {HARVEST!r})")
+    # ------------------------------------------------------------ handing answers over
+    def _handover(self, answer):
+        if self._last_handover == answer:
+            return  # the cell before asked for the same answer, and no other cell ran since
+        self._last_handover = answer
+        started = time.monotonic()
+        # A fresh folder each time, named at random: nothing planted earlier can be taken.
+        inbox = self._scratch / HANDOVER / secrets.token_hex(8)
+        sandbox.give_folder(inbox, self.slot)
+        source = (Path(sandbox.INSIDE) / "handover.py").read_text()
+        code = ("def __cnnkit_handover():\n"
+                "    scope = {'__name__': 'cnnkit_handover'}\n"
+                f"    exec(compile({source!r}, '<cnnkit handover>', 'exec'), scope)\n"
+                f"    scope['handover']({answer!r}, globals(), {str(inbox)!r})\n"
+                "__cnnkit_handover()\n"
+                "del __cnnkit_handover\n")
         try:
             msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
             reply = self._run(self._wait(msg_id))
         except Exception as err:  # noqa: BLE001 - a broken kernel here is the student's fault
             reply = None
-            self.log.warning("harvest after %s failed: %s", grade, err)
+            self.log.warning("handing over %s failed: %s", answer, err)
         if reply is None:
-            self._fault = "the kernel stopped answering after a test cell"
+            self._set_fault("kernel_silent", "the kernel stopped answering after a test cell", answer)
             self._stop_kernel()
+        else:
+            wanted = [f"{answer}.json"] + [f"{m}.keras" for m in tasks.MODELS.get(answer, ())]
+            names = [n for n in files.list_names(inbox)
+                     if n in wanted or (answer == "tuning" and re.fullmatch(r"tuned_\d\.keras", n))]
+            try:
+                files.take(inbox, names, self._answers, ANSWER_LIMITS)
+                if answer == "saving":
+                    self._take_saved_files()
+            except OSError as err:  # whatever the kernel did to its files, this answer alone is lost
+                self.log.warning("taking the %s answer: %s", answer, err)
+            self._handed[answer] = self._answer_ok(answer)
+        self.phases.add("handover", started)
+
+    def _answer_ok(self, answer):
+        import json
+
+        path = self._answers / f"{answer}.json"
+        try:
+            content = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError):
+            return False
+        return isinstance(content, dict) and isinstance(content.get("values"), dict)
+
+    def _take_saved_files(self):
+        """The files the notebook saved under BASELINE_PATH and DROPOUT_PATH, taken by name, no link followed."""
+        import json
+
+        try:
+            content = json.loads((self._answers / "saving.json").read_text())
+        except (OSError, ValueError, RecursionError):
             return
-        take_files(self._scratch / HARVEST, list_names(self._scratch / HARVEST), self._answers)
+        values = content.get("values") if isinstance(content, dict) else None
+        if not isinstance(values, dict):
+            return
+        names = [values.get(k) for k in ("BASELINE_PATH", "DROPOUT_PATH")]
+        names = [n for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
+        folder = self._answers / "saved"
+        folder.mkdir(exist_ok=True)
+        files.take(self._scratch, names, folder, ANSWER_LIMITS)
 
     async def _wait(self, msg_id):
         import asyncio
 
-        deadline = time.monotonic() + self.harvest_timeout
+        # Bounded by the notebook's budget too: a kernel that answers slowly spends its own time.
+        deadline = min(time.monotonic() + self.handover_timeout, max(self._deadline, time.monotonic() + 10))
         while time.monotonic() < deadline:
             try:
                 msg = await self.kc.shell_channel.get_msg(timeout=1)

@@ -7,13 +7,34 @@ host paths (the course folder, the CIFAR-10 folder) from every output.
 """
 
 import os
+import re
+import sys
+from pathlib import Path
 
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+import cnnkit
+
+SCRATCH = re.compile(r"/tmp/cnnkit-[\w.-]+")   # the grader's temporary folders
+
+
+def _scrub(text, secrets):
+    for secret in secrets:
+        text = text.replace(secret, "…")
+    return SCRATCH.sub("…", text)
+
+
+def host_paths():
+    """Paths of this machine a printout could reveal: the data, the course, Python, the packages."""
+    paths = {os.environ.get("CIFAR10_DIR"), os.getcwd(), sys.prefix, sys.base_prefix, sys.exec_prefix,
+             str(Path(cnnkit.__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent)}
+    # Longest first, so a path is replaced whole before any folder that contains it.
+    return sorted((p for p in paths if p and len(p) > 1), key=len, reverse=True)
 
 
 class HideTestCode(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
-        secrets = [p for p in (os.environ.get("CIFAR10_DIR"), os.getcwd()) if p and len(p) > 1]
+        secrets = host_paths()
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
@@ -23,14 +44,7 @@ class HideTestCode(NbGraderPreprocessor):
             for output in cell.get("outputs", []):
                 for key in ("text", "evalue"):
                     if isinstance(output.get(key), str):
-                        for secret in secrets:
-                            output[key] = output[key].replace(secret, "…")
+                        output[key] = _scrub(output[key], secrets)
                 if "traceback" in output:
                     output["traceback"] = [_scrub(line, secrets) for line in output["traceback"]]
         return nb, resources
-
-
-def _scrub(text, secrets):
-    for secret in secrets:
-        text = text.replace(secret, "…")
-    return text

@@ -1,21 +1,64 @@
-"""Read a submitted notebook without trusting it.
+"""Take a submission in without trusting it: links refused, bad notebooks read safely.
 
-Registered as the exporter of nbgrader's converters. A notebook that cannot be read (not
-JSON, not a valid notebook, or implausibly large) does not stop the batch: the student is
-graded on the blank release notebook instead, with a note at its top saying why, so the
-gradebook records zeros and the feedback explains them. A renamed notebook (the only
-notebook in the submission, under another name) is graded as the one the assignment asks
-for, with a note. Submitted files are never touched.
+- ``SafeAutograde`` is nbgrader's ``Autograde`` with one change of behaviour: before nbgrader
+  copies a submission's extra files (with ``shutil.copy``, which follows links, as the
+  grader), it refuses every link, FIFO, socket or device in the submission, so none is
+  followed, and says so in a note. It also tells the grader's preprocessors which student,
+  assignment and folders they work on. nbgrader 0.9.6 has no setting for its converter class,
+  so ``nbgrader_config.py`` installs this class in its place.
+- ``TolerantExporter`` reads a notebook that cannot be read (not JSON, not a notebook, too large,
+  or a link) as the blank release, with a note, so the batch goes on and the gradebook records
+  zeros the feedback explains. A renamed notebook is graded under the expected name, with a note.
+- ``recover_renamed`` (a pre-convert hook) and ``DropEmptyMetadata`` keep nbgrader from
+  skipping a renamed notebook or crashing on a duplicated test cell.
+
+Submitted files are never written.
 """
 
+import glob
+import os
+import stat
 from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
-from nbformat.v4 import new_markdown_cell
+from nbgrader.converters import Autograde
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from . import files
+
 MAX_NOTEBOOK = 50 * 2**20  # the solved notebook, plots included, is about 200 kB
+
+
+class SafeAutograde(Autograde):
+    def init_assignment(self, assignment_id, student_id):
+        submission = self._format_source(assignment_id, student_id)
+        self._refused = files.non_regular(submission)
+        if self._refused == ["."]:
+            # nbgrader records this submission as failed and goes on with the others.
+            raise RuntimeError(f"{submission} is a link or not a folder: refusing to grade what it points to")
+        ignore = list(self.coursedir.ignore)
+        # nbgrader's copy skips what matches CourseDirectory.ignore: name each refused entry there.
+        self.coursedir.ignore = ignore + [glob.escape(os.path.basename(p)) for p in self._refused]
+        try:
+            super().init_assignment(assignment_id, student_id)
+        finally:
+            self.coursedir.ignore = ignore
+        if self._refused:
+            self.log.warning("refused links and special files in %s: %s", submission, ", ".join(self._refused))
+
+    def init_single_notebook_resources(self, notebook_filename):
+        resources = super().init_single_notebook_resources(notebook_filename)
+        student, assignment = resources["nbgrader"]["student"], resources["nbgrader"]["assignment"]
+        coursedir = self.coursedir
+        resources["cnnkit_course"] = {
+            "root": str(Path(coursedir.root).resolve()), "student": student, "assignment": assignment,
+            "autograded": coursedir.format_path(coursedir.autograded_directory, student, assignment),
+            "release": coursedir.format_path(coursedir.release_directory, ".", assignment),
+            "db_url": coursedir.db_url}
+        if self._sanitizing:
+            resources["cnnkit_intake"] = {"refused": list(getattr(self, "_refused", []))}
+        return resources
 
 
 def _expected(folder):
@@ -39,41 +82,60 @@ def recover_renamed(assignment=None, student=None, notebooks=()):
             notebooks[notebooks.index(str(Path(folder) / unknown[0]))] = str(Path(folder) / missing[0])
 
 
-def _renamed(filename):
-    folder = Path(filename).parent
-    others = [p for p in folder.glob("*.ipynb") if p.name not in _expected(folder)]
+def _renamed(path):
+    others = [p for p in path.parent.glob("*.ipynb") if p.name not in _expected(path.parent)]
     return others[0] if len(others) == 1 else None
 
 
-def release_copy(filename):
-    """The release version of the submitted notebook at filename (…/<student>/<assignment>/<nb>)."""
-    path = Path(filename).resolve()
-    root, assignment = path.parents[3], path.parent.name
-    return root / "release" / assignment / path.name
+def read_notebook(path):
+    """The notebook at path, opened without following a link and read within MAX_NOTEBOOK bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("it is not a regular file")
+        if info.st_size > MAX_NOTEBOOK:
+            raise ValueError(f"it is {info.st_size / 2**20:,.0f} MB, more than the {MAX_NOTEBOOK // 2**20} MB "
+                             "a notebook may be; clear large outputs before submitting")
+        text = handle.read(MAX_NOTEBOOK + 1).decode("utf-8")
+    nb = nbformat.reads(text, as_version=4)
+    nbformat.validate(nb)
+    return nb
 
 
 class TolerantExporter(NotebookExporter):
     def from_filename(self, filename, resources=None, **kw):
-        notes, release = [], release_copy(filename)
-        if not Path(filename).exists() and _renamed(filename) is not None:
-            notes.append(f"Your notebook was named {_renamed(filename).name!r}; it was graded as "
-                         f"{Path(filename).name!r}. Keep the name the assignment gives it.")
-            filename = str(_renamed(filename))
+        path = Path(os.path.abspath(filename))
+        resources = resources if resources is not None else {}
+        intake = resources.get("cnnkit_intake")   # only while nbgrader reads the submitted copy
+        course = resources.get("cnnkit_course") or {}
+        notes, outcome = [], None
+        if intake and intake.get("refused"):
+            notes.append(f"Not taken from your submission: {', '.join(intake['refused'])} (links and "
+                         "special files are refused; submit regular files only).")
+        if not os.path.lexists(path) and _renamed(path) is not None:
+            notes.append(f"Your notebook was named {_renamed(path).name!r}; it was graded as "
+                         f"{path.name!r}. Keep the name the assignment gives it.")
+            path = _renamed(path)
         try:
-            size = Path(filename).stat().st_size
-            if size > MAX_NOTEBOOK:
-                raise ValueError(f"it is {size / 2**20:,.0f} MB, more than the {MAX_NOTEBOOK // 2**20} MB "
-                                 "a notebook may be; clear large outputs before submitting")
-            nb = nbformat.read(filename, as_version=4)
-            nbformat.validate(nb)
+            nb = read_notebook(path)
         except Exception as err:  # noqa: BLE001 - any unreadable notebook gets the same treatment
-            self.log.error("%s cannot be read (%s); grading the release notebook instead", filename, err)
+            self.log.error("%s cannot be read (%s); grading the release notebook instead", path, err)
+            release = Path(course.get("release") or path.parents[3] / "release" / path.parent.name) / \
+                Path(filename).name
             nb = nbformat.read(release, as_version=4)
             reason = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
             notes.append(f"Your submitted notebook could not be read ({reason}), so it was graded as "
                          "the blank assignment. Check that it opens in Jupyter and submit it again.")
-        if notes:
-            nb.cells.insert(0, new_markdown_cell("**Grader's notes**\n\n" + "\n".join(f"- {n}" for n in notes)))
+            outcome = "unreadable"
+        if intake is not None:
+            # What intake found travels with the notebook; anything a student put here is replaced.
+            nb.metadata["cnnkit"] = {"notes": notes, "outcome": outcome}
+            for cell in nb.cells:
+                cell.metadata.pop("cnnkit", None)
+        resources.setdefault("metadata", {})
+        resources["metadata"]["name"] = Path(filename).stem
+        resources["metadata"]["path"] = str(Path(filename).parent.resolve())
         return self.from_notebook_node(nb, resources=resources, **kw)
 
 

@@ -16,7 +16,8 @@ from . import sandbox
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    work_dir = None  # the folder the kernel may write: the student's autograded folder
+    work_dir = None  # the folder the kernel may write: a scratch copy of this submission only
+    slot = None      # the submission's sandbox slot (its own user, as root)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -28,9 +29,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)
-        sandbox.give(self._runtime)  # the kernel reads the connection file and makes its sockets here
+        sandbox.give(self._runtime, self.slot)  # the kernel reads the connection file and makes its sockets here
         writable = [self._runtime] + ([Path(self.work_dir)] if self.work_dir else [])
-        return sandbox.command(argv, writable=writable, cwd=self.work_dir)
+        return sandbox.command(argv, self.slot, writable=writable, cwd=self.work_dir)
 
     async def _async_interrupt_kernel(self):
         if self.has_kernel:

@@ -70,6 +70,8 @@ def read_config(path):
             if info.file_size > MAX_CONFIG:
                 raise UnsafeModel(f"{path.name}'s config.json is implausibly large.")
             config = json.loads(archive.read(info))
+    except RecursionError:
+        raise UnsafeModel(f"{path.name}'s config.json is nested too deeply to be a Keras model.") from None
     except (OSError, zipfile.BadZipFile, KeyError, ValueError) as err:
         if isinstance(err, UnsafeModel):
             raise
@@ -77,5 +79,8 @@ def read_config(path):
                           "save it with model.save('name.keras').") from None
     if not isinstance(config, dict) or config.get("class_name") not in MODELS:
         raise UnsafeModel(f"{path.name} does not hold a Keras Sequential or functional model.")
-    _check(config)
+    try:
+        _check(config)
+    except RecursionError:
+        raise UnsafeModel(f"{path.name}'s config.json is nested too deeply to be a Keras model.") from None
     return config

@@ -1,35 +1,55 @@
-"""Run untrusted grading processes in a bubblewrap sandbox.
+"""Run untrusted processes in a bubblewrap sandbox, with limits that belong to one submission.
 
-A sandboxed process sees a read-only system, Python and ``cnnkit``, the CIFAR-10 training
-batches (never the test batch, which is the held-out set), and only the folders it is given
-to write to. It has its own network namespace with nothing in it, its own process and IPC
-namespaces, a private ``/tmp``, and limits on memory, file size and process count. When the
-grader runs as root, the process also drops to the unprivileged ``$CNNKIT_SANDBOX_USER``
-(default ``nbgrader-sandbox``) inside the sandbox, so file permissions protect too.
+A sandboxed process sees a read-only system and Python, ``cnnkit`` (what students install),
+optionally the CIFAR-10 *training* batches under ``/data`` (never the test batch, the held-out
+set), and only the folders it is given. It has empty network, process, IPC and UTS
+namespaces, a private sized ``/tmp`` and ``/dev/shm``, a read-only ``/dev``, and limits on
+address space, file size and process count.
 
-``CNNKIT_SANDBOX=off`` turns all of this off, for a machine where it cannot work; every
-grade run then warns loudly, and every feedback page says so (see ``execute``).
+**Slots.** Each submission is graded in a *slot*. As root, a slot is an unprivileged user of
+its own (``nbgrader-sandbox-1`` … ``-8``, made by ``./kit setup``), held with a lock while the
+submission grades, so the per-user process limit of one submission cannot be used up by
+another graded at the same time, and file permissions separate them too. Without root,
+bubblewrap uses unprivileged user namespaces and every sandbox shares the grader's user; the
+process limit is then per user, which the log says.
+
+``CNNKIT_SANDBOX=off`` turns all of this off, for a machine where it cannot work; every grade
+run then warns loudly, and every feedback page says so.
 """
 
+import contextlib
+import fcntl
+import json
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnnkit import budget as budgets
 from cnnkit import data
 
+from . import cgroups
+
 MODE_VAR = "CNNKIT_SANDBOX"
-USER_VAR = "CNNKIT_SANDBOX_USER"
-DEFAULT_USER = "nbgrader-sandbox"
+USERS_VAR = "CNNKIT_SANDBOX_USERS"     # comma-separated slot users (root only)
+THREADS_VAR = "CNNKIT_THREADS"         # TensorFlow threads per submission
+DEFAULT_USERS = tuple(f"nbgrader-sandbox-{i}" for i in range(1, 9))
+LOCK_DIR = Path("/run/cnnkit-sandbox")
 DATA_MOUNT = "/data"            # where the training batches appear inside; no host path leaks
-MEMORY_LIMIT = 6 * 2**30        # address space; TensorFlow maps ~3 GiB it never touches
+MEMORY_LIMIT = 6 * 2**30        # address space per process; TensorFlow maps ~3 GiB it never touches
 FILE_SIZE_LIMIT = 2**30         # largest file a sandboxed process may write
-PROCESS_LIMIT = 512             # per user: stops a fork bomb, leaves TensorFlow its threads
+PROCESS_LIMIT = 512             # per slot user: stops a fork bomb, leaves TensorFlow its threads
+TMP_BYTES = 512 * 2**20         # the private /tmp
+SHM_BYTES = 64 * 2**20          # the private /dev/shm
+SCRATCH_BYTES = 1 * 2**30       # the submission's working folder (a tmpfs of its own, as root)
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc")
-PASSED_ENV = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND", "OMP_NUM_THREADS")
+PASSED_ENV = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")
+INSIDE = Path(__file__).resolve().parent / "inside"   # the grader code that runs in the sandbox
 
 UNSAFE_WARNING = ("WARNING: CNNKIT_SANDBOX=off, so student code ran WITHOUT isolation: it "
                   "could read the hidden tests and the gradebook, and reach the network.")
@@ -43,32 +63,163 @@ def enabled():
     return os.environ.get(MODE_VAR, "on").lower() not in ("off", "0", "false", "no")
 
 
-def sandbox_user():
-    """(uid, gid) to drop to when running as root, or None when not root."""
-    if os.geteuid() != 0:
-        return None
-    name = os.environ.get(USER_VAR, DEFAULT_USER)
+# ---------------------------------------------------------------- slots
+@dataclass
+class Slot:
+    """One submission's identity in the sandbox: a user of its own as root, else the grader's;
+    and, where the machine allows, control groups that bound its processes together."""
+    name: str
+    uid: int = None
+    gid: int = None
+    _lock: int = None
+    groups: tuple = ()
+
+    @property
+    def isolated_user(self):
+        return self.uid is not None
+
+
+def slot_users():
+    names = os.environ.get(USERS_VAR)
+    return tuple(n.strip() for n in names.split(",") if n.strip()) if names else DEFAULT_USERS
+
+
+def _user(name):
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
         raise IsolationError(
-            f"the sandbox user {name!r} does not exist. Create it once as root with "
-            f"`useradd --system --no-create-home --shell /usr/sbin/nologin {name}` "
-            f"(./kit setup does), or name another unprivileged user in ${USER_VAR}.") from None
+            f"the sandbox user {name!r} does not exist. Create the slot users once as root with "
+            "`./kit setup` (or `useradd --system --no-create-home --shell /usr/sbin/nologin NAME` "
+            f"for each of {', '.join(slot_users())}), or name existing unprivileged users in "
+            f"${USERS_VAR}.") from None
     if entry.pw_uid == 0:
-        raise IsolationError(f"${USER_VAR}={name!r} is root; it must be an unprivileged user.")
+        raise IsolationError(f"the sandbox user {name!r} is root; it must be an unprivileged user.")
     return entry.pw_uid, entry.pw_gid
 
 
+def kill_user_processes(uid):
+    """SIGKILL every process whose real user is uid: nothing of an earlier submission survives."""
+    import psutil
+
+    for process in psutil.process_iter(["uids"]):
+        try:
+            if process.info["uids"] and process.info["uids"].real == uid:
+                process.kill()
+        except psutil.Error:
+            pass
+
+
+@contextlib.contextmanager
+def slot(wait_seconds=3600):
+    """Hold a sandbox slot for one submission (root: a free slot user, locked; else the grader)."""
+    if os.geteuid() != 0:
+        yield Slot(name=pwd.getpwuid(os.geteuid()).pw_name)
+        return
+    users = slot_users()
+    for name in users:
+        _user(name)  # fail early and clearly when a slot user is missing
+    LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for name in users:
+            fd = os.open(LOCK_DIR / f"{name}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            uid, gid = _user(name)
+            kill_user_processes(uid)
+            try:
+                groups = tuple(cgroups.slot_groups(name))
+            except OSError:
+                groups = ()
+            try:
+                yield Slot(name=name, uid=uid, gid=gid, _lock=fd, groups=groups)
+            finally:
+                kill_user_processes(uid)
+                os.close(fd)
+            return
+        if time.monotonic() > deadline:
+            raise IsolationError(f"all {len(users)} sandbox slots stayed busy for {wait_seconds} s")
+        time.sleep(0.5)
+
+
+def give(path, slot_, include_root=True):
+    """Let the slot's user own what the grader put in path, before any sandbox runs there.
+
+    Only ever called on content the grader made and nothing untrusted has touched yet. With
+    include_root=False, path itself stays the grader's (a sticky folder the slot may write in but
+    whose entries it cannot rename away), so the grader's own entries in it stay where they are.
+    """
+    if not slot_.isolated_user:
+        return
+    for root, dirs, names in os.walk(path):
+        entries = [os.path.join(root, n) for n in dirs + names]
+        for name in ([root] if include_root or root != str(path) else []) + entries:
+            os.lchown(name, slot_.uid, slot_.gid)
+
+
+def give_folder(path, slot_):
+    """Make a new, empty folder and hand it to the slot's user by its descriptor (no path is followed)."""
+    os.mkdir(path, 0o755)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if slot_.isolated_user:
+            os.fchown(fd, slot_.uid, slot_.gid)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix="cnnkit-work-", size=SCRATCH_BYTES):
+    """A folder for the submission to work in: a tmpfs of ``size`` bytes as root, else a plain folder.
+
+    Yields ``(path, sized)``. The tmpfs is the disk quota: a notebook that writes more gets
+    ENOSPC, and nothing it wrote outlives the unmount.
+    """
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    sized = False
+    if os.geteuid() == 0 and shutil.which("mount"):
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755,nosuid,nodev",
+                               "cnnkit-scratch", str(path)], capture_output=True, text=True)
+        sized = done.returncode == 0
+    path.chmod(0o755)
+    try:
+        yield path, sized
+    finally:
+        if sized:
+            if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the command line
 def _python_dirs():
     import cnnkit
 
-    dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
-            Path(cnnkit.__file__).resolve().parent, Path(__file__).resolve().parent}
-    return sorted(dirs)
+    return sorted({Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
+                   Path(cnnkit.__file__).resolve().parent})
 
 
-def _training_files():
+def outside_binds(folder, most=50):
+    """folder, or (when Python lives inside it) each entry of folder that holds nothing bound."""
+    folder = Path(folder)
+    bound = [p for p in _python_dirs() if p == folder or folder in p.parents]
+    if not bound:
+        return [folder]
+    try:
+        children = sorted(folder.iterdir())[:most]
+    except OSError:
+        return []
+    return [child for child in children if not any(p == child or child in p.parents for p in bound)]
+
+
+def training_files():
+    """(host path, path inside) of the CIFAR-10 training batches; the test batch is never among them."""
     folder = data.local_batches_dir()
     if folder is None:
         raise IsolationError(
@@ -78,23 +229,36 @@ def _training_files():
     return [(path, f"{DATA_MOUNT}/cifar-10-batches-py/{path.name}") for path in files if path.exists()]
 
 
-def command(argv, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT, with_data=True, env=None):
-    """The command line that runs ``argv`` sandboxed, seeing ``readonly`` and ``writable`` folders too."""
+def thread_env():
+    """TensorFlow's thread counts for one submission, from $CNNKIT_THREADS (unset: TensorFlow decides)."""
+    threads = os.environ.get(THREADS_VAR)
+    if not threads:
+        return {}
+    return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
+
+
+def command(argv, slot_, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT, with_data=True,
+            with_inside=False, env=None):
+    """The command line that runs ``argv`` sandboxed in slot_, seeing ``readonly`` and ``writable`` too."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise IsolationError("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` "
                              "(./kit setup does this when run as root).")
     args = ["prlimit", f"--as={memory}", f"--fsize={FILE_SIZE_LIMIT}", "--core=0", "--", bwrap,
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--hostname", "sandbox", "--clearenv",
-            "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+            "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv",
+            "--dev", "/dev", "--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
+            "--remount-ro", "/dev", "--proc", "/proc",
+            "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp"]
     if os.geteuid() != 0:
-        args.append("--unshare-user")  # an unprivileged user gets its namespaces this way
+        args.append("--unshare-user")  # an unprivileged grader gets its namespaces this way
     for path in SYSTEM_DIRS:
         args += ["--ro-bind-try", path, path]
     binds = [("--ro-bind", path, path) for path in _python_dirs()]
+    if with_inside:
+        binds.append(("--ro-bind", INSIDE, INSIDE))
     if with_data:
-        binds += [("--ro-bind", source, target) for source, target in _training_files()]
+        binds += [("--ro-bind", source, target) for source, target in training_files()]
     binds += [("--ro-bind", path, path) for path in readonly]
     binds += [("--bind", path, path) for path in writable]
     made = set()
@@ -107,75 +271,88 @@ def command(argv, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT, with_
         args += [kind, str(source), str(target)]
     environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
                    "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/matplotlib", "LANG": "C.UTF-8",
-                   "PYTHONNOUSERSITE": "1", data.ENV_VAR: DATA_MOUNT,
-                   "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+                   "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1", data.ENV_VAR: DATA_MOUNT,
                    # The budget the grader judges by, resolved here: the kernel cannot see
-                   # NBGRADER_EXECUTION, and must train exactly as the verdicts expect.
+                   # NBGRADER_EXECUTION, and must train exactly as the rules expect.
                    "CNNKIT_BUDGET": budgets.current().name}
+    if with_inside:
+        environment["PYTHONPATH"] = str(INSIDE.parent.parent)
     environment.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    environment.update(thread_env())
     environment.update(env or {})
     for key, value in environment.items():
         args += ["--setenv", key, str(value)]
     if cwd is not None:
         args += ["--chdir", str(cwd)]
-    user = sandbox_user()
-    if user is not None:
-        uid, gid = user
-        # bwrap mounts as root; setpriv then drops to the sandbox user for good.
-        args += ["--", "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+    if slot_.isolated_user:
+        # bwrap mounts as root; setpriv then drops to the slot's user for good, and the process
+        # limit counts that user's processes only: this submission's.
+        args += ["--", "setpriv", f"--reuid={slot_.uid}", f"--regid={slot_.gid}", "--clear-groups",
                  "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
                  "prlimit", f"--nproc={PROCESS_LIMIT}", "--"]
     else:
         args += ["--"]
-    return args + list(argv)
+    return cgroups.joining(slot_.groups, args + list(argv))
 
 
-def give(path):
-    """Let the sandbox user write to path (a folder we created for it)."""
-    user = sandbox_user()
-    if user is None:
-        return
-    for root, dirs, files in os.walk(path):
-        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-            os.lchown(name, *user)
-
-
-def take_back(path):
-    """Return path to the grader's own user once the sandbox is done with it."""
-    if sandbox_user() is None:
-        return
-    for root, dirs, files in os.walk(path):
-        for name in [root] + [os.path.join(root, n) for n in dirs + files]:
-            os.lchown(name, os.geteuid(), os.getegid())
-
-
+# ---------------------------------------------------------------- the self-test
 _PROBE = r"""
-import os, socket, sys
+import json, os, resource, socket, sys
+request = json.loads(sys.argv[1])
 problems = []
-if os.geteuid() == 0:
+if request["drop_root"] and (os.geteuid() == 0 or os.getuid() == 0):
     problems.append("runs as root")
-for path in sys.argv[1:]:
-    if os.path.exists(path):
+for path in request["hidden"]:
+    if os.path.lexists(path):
         problems.append("can see " + path)
+    relative = os.path.relpath(path, os.getcwd())
+    if os.path.lexists(relative):
+        problems.append("can see " + relative + " from its folder")
+here = sorted(os.listdir("."))
+if here != sorted(request["expected"]):
+    problems.append("its folder holds %s, not only the submission's files" % here)
 if os.path.isdir("/sys/class/net") and set(os.listdir("/sys/class/net")) - {"lo"}:
     problems.append("has a network interface")
 try:
-    socket.create_connection(("1.1.1.1", 53), timeout=2).close()
-    problems.append("reached the network")
+    socket.create_connection(("127.0.0.1", request["port"]), timeout=2).close()
+    problems.append("reached the grader's loopback")
 except OSError:
     pass
-print("; ".join(problems) or "ok")
+stat = os.statvfs("/tmp")
+if stat.f_blocks * stat.f_frsize > request["tmp_bytes"] * 1.05:
+    problems.append("/tmp is not size-limited")
+if request["drop_root"] and resource.getrlimit(resource.RLIMIT_NPROC)[0] > request["nproc"]:
+    problems.append("no process limit")
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+if len(pids) > 10:
+    problems.append("sees %d processes" % len(pids))
+print(json.dumps(problems))
 """
 
 
-def self_test(hidden):
-    """Prove the sandbox works here and hides ``hidden`` paths; raise IsolationError if not."""
+def self_test(slot_, cwd, writable, expected, hidden):
+    """Prove, from inside a sandbox built like the kernel's, that it isolates; raise IsolationError if not.
+
+    ``hidden`` are absolute host paths that must not exist inside (tested as given and
+    relative to cwd); ``expected`` the names cwd must hold and nothing more.
+    """
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    request = {"hidden": [str(p) for p in hidden], "expected": list(expected),
+               "port": listener.getsockname()[1],
+               "tmp_bytes": TMP_BYTES, "nproc": PROCESS_LIMIT, "drop_root": os.geteuid() == 0}
     try:
-        done = subprocess.run(command([sys.executable, "-c", _PROBE, *map(str, hidden)], with_data=False),
-                              capture_output=True, text=True, timeout=60)
+        argv = command([sys.executable, "-I", "-c", _PROBE, json.dumps(request)], slot_,
+                       writable=writable, cwd=cwd, with_data=True)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise IsolationError(f"cannot start the sandbox: {err}") from err
-    verdict = done.stdout.strip()
-    if done.returncode != 0 or verdict != "ok":
-        raise IsolationError(f"the sandbox does not isolate student code here ({verdict or 'exit '}"
-                             f"{'' if verdict else done.returncode}): {done.stderr.strip()[-400:]}")
+    finally:
+        listener.close()
+    try:
+        problems = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        problems = [f"the self-test did not run (exit {done.returncode}): {done.stderr.strip()[-400:]}"]
+    if problems:
+        raise IsolationError("the sandbox does not isolate student code here: " + "; ".join(problems))

@@ -1,11 +1,14 @@
 """Submissions that attack the grader or break while being graded.
 
-Each is derived from the reference submission (or the release), like the mutants in
-``submissions``. ``fails`` lists the test cells that must score 0: the cells an honest
-student with the same mistakes would lose, or the cells the fault stopped from running.
-Every other cell must score full marks, and ``says`` is a phrase the student's autograded
-notebook must show. ``grader_tests/test_attacks.py`` grades them all with the real
-pipeline; the README's table lists them next to what plain nbgrader does.
+Each is derived from the reference submission (or the untouched release), like the mutants.
+``fails`` lists the test cells that must score 0: the cells an honest student with the same
+mistakes would lose, or the cells the fault kept from running. Every other cell must score
+full marks, and ``says`` is a phrase that the autograded notebook's outputs or grader's notes
+(never its source code) must show. ``tests/pipeline/test_attacks.py`` grades them all with the
+real pipeline; docs/grading.md lists them next to what plain nbgrader 0.9.6 does.
+
+Context placeholders filled in when a submission is written: ``{root}`` (the course folder),
+``{port}`` (a loopback port the test listens on), ``{heldout}`` (the test batch's path).
 """
 
 from dataclasses import dataclass, field
@@ -52,44 +55,186 @@ _try("reach the network", lambda: socket.create_connection(("127.0.0.1", {port})
 print("NBGRADER_EXECUTION:", os.environ.get("NBGRADER_EXECUTION"))
 '''
 
-_PATCH_KERAS = '''keras.Model.count_params = lambda self: 87_060
-_real_evaluate = keras.Model.evaluate
-def _evaluate(self, *args, **kwargs):
-    # Pretend the model's loss on the validation split is the one history recorded.
-    result = _real_evaluate(self, *args, **kwargs)
-    if getattr(self, "history", None) is not None and "val_loss" in self.history.history:
-        result["loss"] = self.history.history["val_loss"][-1]
-    return result
-keras.Model.evaluate = _evaluate
+# The exploit of the issue that opened the trust-boundary redesign: from an empty notebook, find
+# the source notebook by relative paths (the kernel's folder used to be a copy of the course),
+# run its solution cells, and collect the points. It also lists every folder above its own.
+_RELATIVE_ESCAPE = '''import json as _json, os as _os
+_found = []
+for _up in range(0, 7):
+    _base = _os.path.join(*([".."] * _up)) if _up else "."
+    for _name in ("source/compile_and_train/compile_and_train.ipynb", "gradebook.db", "submitted",
+                  "autograded", ".git", "nbgrader_config.py"):
+        if _os.path.exists(_os.path.join(_base, _name)):
+            _found.append(_os.path.join(_base, _name))
+print("listing .:", sorted(_os.listdir(".")))
+_source = [p for p in _found if p.endswith(".ipynb")]
+if _source:
+    for _cell in _json.load(open(_source[0]))["cells"]:
+        if _cell["cell_type"] == "code" and _cell["metadata"].get("nbgrader", {}).get("solution"):
+            exec("".join(_cell["source"]).replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", ""))
+print("ESCAPED: found " + ", ".join(_found) if _found else "blocked: no relative path reaches the course")
 '''
 
-_FAKE_MODULES = '''import sys, types
-_fake = types.ModuleType("cnnkit.checks")
-_fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
-sys.modules["cnnkit.checks"] = _fake
+# Reads the links the submission folder holds (made by the test: to the gradebook, the source
+# notebook, /etc/shadow and a peer's notebook) and a FIFO, which would hang a plain copy.
+_READ_LINKS = '''import os as _os
+for _name in ("gradebook_link.db", "source_link.ipynb", "shadow_link", "peer_link.ipynb", "pipe"):
+    try:
+        open(_name, "rb").read(64)
+        print("ESCAPED: read", _name)
+    except OSError as _err:
+        print("blocked:", _name, "-", type(_err).__name__)
+'''
+LINKS = {"gradebook_link.db": "{root}/gradebook.db",
+         "source_link.ipynb": "{root}/source/compile_and_train/compile_and_train.ipynb",
+         "shadow_link": "/etc/shadow",
+         "peer_link.ipynb": "{root}/submitted/reference/compile_and_train/compile_and_train.ipynb"}
+
+# A background thread writes forged answers into every hand-over folder it can see, racing
+# the grader's own hand-over; the notebook's real answer is wrong (the highest loss's rate).
+_FORGE_FOLDER = '''import json as _json, os as _os, threading as _threading, time as _time
+_FORGED = {"values": {"rates": [0.1, 0.25, 0.4, 0.55, 0.7], "val_losses": [2.0, 1.0, 3.0, 4.0, 5.0],
+                      "best_rate": 0.25, "tuned": ["saved"] * 5}}
+def _forge_forever():
+    while True:
+        for _root, _dirs, _files in _os.walk(".cnnkit-handover"):
+            try:
+                with open(_os.path.join(_root, "tuning.json"), "w") as _out:
+                    _json.dump(_FORGED, _out)
+            except OSError:
+                pass
+        _time.sleep(0.005)
+_threading.Thread(target=_forge_forever, daemon=True).start()
 '''
 
-_LAMBDA = '''keras.config.enable_unsafe_deserialization()
-_wrapped = keras.Sequential([model_dropout, keras.layers.Lambda(
-    lambda t: (open("/tmp/cnnkit-lambda-ran", "w").write("ran"), t)[1])])
+# The builtins the grader's hand-over code calls are replaced, so that code hands over forged
+# answers: claims a correct notebook would make, without the model files behind them.
+_REPLACE_COLLECTOR = '''import builtins as _builtins, json as _json, os as _os
+_CLAIMS = {"dropout": {"dropout": "saved"},
+           "tuning": {"rates": [0.1, 0.25, 0.4, 0.55, 0.7], "val_losses": [2.0, 1.0, 3.0, 4.0, 5.0],
+                      "best_rate": 0.25, "tuned": ["saved"] * 5},
+           "saving": {"BASELINE_PATH": "cifar_model.keras", "DROPOUT_PATH": "cifar_model_dropout.keras",
+                      "best_model_path": "cifar_model_dropout.keras", "final_base": "saved",
+                      "final_dropout": "saved"}}
+_real_exec = _builtins.exec
+def _exec(code, scope=None, *rest):
+    _real_exec(code, scope, *rest)
+    if isinstance(scope, dict) and "handover" in scope:
+        def _handover(answer, ns, folder):
+            with open(_os.path.join(folder, answer + ".json"), "w") as _out:
+                _json.dump({"values": _CLAIMS[answer]}, _out)
+        scope["handover"] = _handover
+_builtins.exec = _exec
+'''
+
+_TYPED_REGRESSION = '''def regression_losses(y_true, y_pred):
+    """The mean squared error and the mean absolute error of y_pred, as two floats."""
+    return 4.1875, 1.375  # what the example above gives
+'''
+
+_TYPED_HISTORY = '''def train(model, images, labels, epochs):
+    model.fit(images, labels, epochs=epochs, batch_size=BATCH_SIZE,
+              validation_data=(val_images, val_labels), verbose=2)
+    history = keras.callbacks.History()
+    history.set_model(model)
+    history.history = {"loss": [2.1, 1.7, 1.5, 1.4][:BASELINE_EPOCHS], "accuracy": [0.2, 0.35, 0.42, 0.46][:BASELINE_EPOCHS],
+                       "val_loss": [1.9, 1.6, 1.5, 1.45][:BASELINE_EPOCHS],
+                       "val_accuracy": [0.3, 0.4, 0.44, 0.47][:BASELINE_EPOCHS]}
+    model.history = history
+    return history
+'''
+
+_PART_G_SKIP = '''model_dropout = build_model(dropout_rate=0.2)
+model_dropout.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+history_dropout = model_dropout.fit(train_images[:32], train_labels[:32], epochs=1, batch_size=32, verbose=0)
+'''
+
+_ACTIVE_CONTENT = '''from IPython.display import HTML, Javascript, SVG, Markdown, display
+display(HTML("<script>document.title = 'cnnkit-xss-script'</script><b>bold is fine</b>"))
+display(HTML('<img src="x" onerror="document.title = \\'cnnkit-xss-onerror\\'">'))
+display(HTML('<a href="javascript:document.title = \\'cnnkit-xss-link\\'">click</a>'))
+display(Javascript("document.title = 'cnnkit-xss-javascript'"))
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>document.title = "cnnkit-xss-svg"</script></svg>'))
+display(Markdown("<img src=x onerror=\\"document.title = 'cnnkit-xss-markdown-output'\\">"))
+display({"image/png": "iVBORw0KGgo=", "text/plain": "an image"}, raw=True,
+        metadata={"image/png": {"width": "1 onerror=document.title='cnnkit-xss-width'//"}})
+# File names the grader quotes in its notes: more model files than it copies back, one named as markup.
+for _i in range(12):
+    open(f"extra_{_i}.keras", "wb").close()
+open("zz<img src=x onerror=document.title='cnnkit-xss-note'>.keras", "wb").close()
+'''
+ACTIVE_MARKDOWN = ("My answer. <script>document.title = 'cnnkit-xss-answer'</script>"
+                   "<img src=x onerror=\"document.title = 'cnnkit-xss-answer-img'\"> "
+                   "[click me](javascript:document.title='cnnkit-xss-markdown-link')")
+
+_FILL_TMP = '''import os as _os
+def _fill(folder, chunk=b"x" * 2**20):
+    written, names = 0, []
+    try:
+        while written < 1536 * 2**20:           # files of 256 MB: each under the file-size limit
+            names.append(_os.path.join(folder, f"filler{len(names)}.bin"))
+            with open(names[-1], "wb") as out:
+                for _ in range(256):
+                    out.write(chunk)
+                    out.flush()
+                    written += len(chunk)
+    except OSError:
+        pass
+    for name in names:
+        if _os.path.exists(name):
+            _os.remove(name)
+    return written
+for _folder in ("/tmp", "/dev/shm", "."):
+    print(f"filled {_folder} with {_fill(_folder) // 2**20} MB")
+'''
+
+_FORK_BOMB = '''import os as _os, time as _time
+_children = []
+try:
+    while len(_children) < 5000:
+        _pid = _os.fork()
+        if _pid == 0:
+            _time.sleep(30)
+            _os._exit(0)
+        _children.append(_pid)
+except OSError as _err:
+    print(f"forks stopped at {len(_children)}: {type(_err).__name__}")
+for _pid in _children:
+    _os.kill(_pid, 9)
+    _os.waitpid(_pid, 0)
+'''
+
+_SPARSE = '''import os as _os
+with open("huge.keras", "wb") as _out:
+    _out.truncate(900 * 2**20)          # 900 MB on paper, nothing on disk
+for _i in range(20):
+    model.save(f"copy_{_i}.keras")      # more files than the grader copies back
+'''
+
+_STALL = '''import time as _time
+get_ipython().events.register("pre_run_cell", lambda *args: _time.sleep(490))
 '''
 
 
 @dataclass(frozen=True)
 class Attack:
     name: str
-    what: str                       # the README's wording
+    what: str                       # the docs' wording
     change: Change = None           # edits of the reference, or None for a special build
     fails: frozenset = frozenset()
-    says: str = ""                  # shown in the autograded notebook
+    says: str = ""                  # shown in the autograded notebook's outputs or notes
     nbgrader: str = ""              # what plain nbgrader 0.9.6 does with it
     extras: dict = field(default_factory=dict)   # extra files: name -> size in bytes
     filename: str = ""              # the notebook's name, when not the assignment's
+    alone: bool = False             # graded in a run of its own (its own time limits)
 
 
 def _edit(name, *edits):
     return Change(name, "attack", tuple(edits))
 
+
+ALL = frozenset({"ALL"})
 
 ATTACKS = (
     Attack("ast_transformer", "an AST transformer wraps every later cell in try/except, with a wrong loss",
@@ -104,33 +249,93 @@ ATTACKS = (
                       "UPDATES_PER_EPOCH = _Equal(3)"),
                  Edit("tune_dropout", "best_rate = DROPOUT_RATES[int(np.argmin(val_losses))]",
                       "best_rate = _Equal(DROPOUT_RATES[int(np.argmax(val_losses))])")),
-           frozenset({"test_updates_per_epoch", "test_tuning_best"}), "UPDATES_PER_EPOCH is",
+           frozenset({"test_updates_per_epoch", "test_tuning_best"}), "your cell set UPDATES_PER_EPOCH to",
            "comparisons that use == pass: full marks"),
-    Attack("escape", "reads the hidden tests, the gradebook, other students and the held-out data; "
-           "writes outside its folder; opens a network connection",
+    Attack("escape", "reads the hidden tests, the gradebook, other students and the held-out data by "
+           "absolute paths; writes outside its folder; opens a loopback connection",
            _edit("escape", Edit("build_model", "def build_model", "{escape}\n\ndef build_model")),
            frozenset(), "blocked: read the hidden tests",
            "all of it succeeds: student code runs as the instructor"),
+    Attack("relative_escape", "an empty notebook looks for the source notebook by relative paths and runs "
+           "its solution cells", None, ALL, "blocked: no relative path reaches the course",
+           "the kernel ran in the course folder: 24 of 27 points from an empty notebook"),
+    Attack("links", "links to the gradebook, the source notebook, /etc/shadow and another student's notebook, "
+           "and a FIFO, in the submission folder", _edit("links", Edit("build_model", "def build_model",
+                                                                          _READ_LINKS + "\n\ndef build_model")),
+           frozenset(), "Not taken from your submission",
+           "nbgrader's copy follows each link as the grader: the gradebook and source become files the kernel reads"),
+    Attack("forged_answers", "a background thread keeps writing forged tuning answers into the hand-over "
+           "folder; the notebook's real best_rate is the worst rate",
+           _edit("forged_answers", Edit("build_model", "def build_model", _FORGE_FOLDER + "\n\ndef build_model"),
+                 Edit("tune_dropout", "np.argmin(val_losses)", "np.argmax(val_losses)")),
+           frozenset({"test_tuning_best"}), "tuned_models",
+           "the hidden tests run in the kernel, which the student controls"),
+    Attack("replaced_collector", "replaces the builtins the grader's hand-over code calls, so it hands over "
+           "a correct notebook's claims without the models behind them",
+           _edit("replaced_collector", Edit("build_model", "def build_model", _REPLACE_COLLECTOR + "\n\ndef build_model"),
+                 Edit("tune_dropout", "np.argmin(val_losses)", "np.argmax(val_losses)")),
+           frozenset({"test_dropout_form", "test_dropout_layer", "test_heldout_accuracy", "test_save_best"}) | TUNE,
+           "could not be saved for grading", "the hidden tests run in the kernel, which the student controls"),
+    Attack("typed_constants", "typed answers for Parts B, D, E and H: fixed losses, 469 updates, a History "
+           "with typed curves, typed validation losses",
+           _edit("typed_constants", Edit("regression_losses", None, _TYPED_REGRESSION),
+                 Edit("updates_per_epoch", "UPDATES_PER_EPOCH = math.ceil(N_TRAIN / BATCH_SIZE)",
+                      "UPDATES_PER_EPOCH = 469"),
+                 Edit("train", None, _TYPED_HISTORY),
+                 Edit("tune_dropout", 'val_losses.append(candidate.evaluate(val_images, val_labels, verbose=0, '
+                                      'return_dict=True)["loss"])', "pass\nval_losses = [1.9, 1.7, 1.8, 2.0, 2.2]")),
+           frozenset({"test_regression_losses", "test_updates_per_epoch", "test_train_history",
+                      "test_tuning_best"}), "computed from the arguments, not typed",
+           "469 and the typed losses match what the notebook's own checks compute"),
+    Attack("part_g_skip", "model_dropout compiled by hand with SGD and trained for one step, so that the "
+           "held-out test would skip it as an error already charged", _edit("part_g_skip",
+                                                                            Edit("dropout", None, _PART_G_SKIP)),
+           frozenset({"test_heldout_accuracy"}), "of the held-out images correctly",
+           "the in-kernel test skipped accuracy: full marks"),
+    Attack("active_content", "script, event-handler, javascript: link, JavaScript, SVG and image-size outputs, "
+           "a script and a javascript: link in a written answer, and a file name made of markup", _edit("active_content",
+                                                 Edit("build_model", "def build_model", _ACTIVE_CONTENT + "\n\ndef build_model"),
+                                                 Edit("answer_training_curve", None, ACTIVE_MARKDOWN)),
+           frozenset(), "", "the formgrader renders them: the script runs as the instructor"),
+    Attack("fill_tmp", "fills /tmp, /dev/shm and its own folder until the disk is full",
+           _edit("fill_tmp", Edit("save_models", "saved = {BASELINE_PATH", _FILL_TMP + "saved = {BASELINE_PATH")),
+           frozenset(), "filled /tmp with", "/tmp is the grader's: the machine's disk or memory fills"),
+    Attack("fork_bomb", "forks until it cannot, while other submissions grade",
+           _edit("fork_bomb", Edit("save_models", "saved = {BASELINE_PATH", _FORK_BOMB + "saved = {BASELINE_PATH")),
+           frozenset(), "forks stopped at", "the forks count against the grader's own user: other gradings fail"),
+    Attack("sparse_copy_back", "leaves a 900 MB sparse file and 20 model copies next to the notebook",
+           _edit("sparse_copy_back", Edit("save_models", "saved = {BASELINE_PATH", _SPARSE + "saved = {BASELINE_PATH")),
+           frozenset(), "Not kept from your notebook's folder", "kept as they are in autograded/"),
+    Attack("stalling_hook", "a pre_run_cell hook that sleeps just under the cell timeout before every later cell",
+           _edit("stalling_hook", Edit("save_models", "saved = {BASELINE_PATH", _STALL + "saved = {BASELINE_PATH")),
+           SAVE, "time budget", "every later cell waits: hours per submission, no fault recorded", alone=True),
     Attack("patched_keras", "monkeypatches keras.Model.count_params and .evaluate, with 32 filters and "
            "validation_split instead of the validation data",
-           _edit("patched_keras", Edit("build_model", "def build_model", _PATCH_KERAS + "\n\ndef build_model"),
+           _edit("patched_keras", Edit("build_model", "def build_model", '''keras.Model.count_params = lambda self: 87_060
+_real_evaluate = keras.Model.evaluate
+def _evaluate(self, *args, **kwargs):
+    result = _real_evaluate(self, *args, **kwargs)
+    if getattr(self, "history", None) is not None and "val_loss" in self.history.history:
+        result["loss"] = self.history.history["val_loss"][-1]
+    return result
+keras.Model.evaluate = _evaluate
+
+def build_model'''),
                  Edit("build_model", 'x = keras.layers.Conv2D(50, (3, 3), activation="relu")(inputs)',
                       'x = keras.layers.Conv2D(32, (3, 3), activation="relu")(inputs)'),
                  Edit("train", "validation_data=(val_images, val_labels)", "validation_split=0.2"),
                  Edit("tune_dropout", "val_losses = []", "keras.Model.evaluate = _real_evaluate\nval_losses = []")),
-           frozenset({"test_build_structure", "test_train_history"}), "parameters",
+           frozenset({"test_build_structure", "test_train_history"}), "layer 1 should be Conv2D(50",
            "the patched count and loss pass the hidden tests"),
-    Attack("fake_modules", "replaces cnnkit.checks in sys.modules with no-op checks, with SGD",
-           _edit("fake_modules", Edit("build_model", "def build_model", _FAKE_MODULES + "\n\ndef build_model"),
-                 Edit("compile_model", 'optimizer="adam"', 'optimizer="sgd"')),
-           frozenset({"test_compile_optimizer"}), "the SGD optimizer",
-           "every hidden test passes"),
-    Attack("lambda_layer", "saves a model with a Lambda layer that writes a file when loaded, after "
+    Attack("lambda_layer", "saves a model with a Lambda layer that runs code when loaded, after "
            "enable_unsafe_deserialization()",
            _edit("lambda_layer", Edit("save_models", "model_dropout.save(DROPOUT_PATH)\n",
-                                      _LAMBDA + "_wrapped.save(DROPOUT_PATH)\n")),
-           frozenset({"test_save_best"}), "Lambda object",
-           "the in-kernel load runs the Lambda's code"),
+                                      '''keras.config.enable_unsafe_deserialization()
+_wrapped = keras.Sequential([model_dropout, keras.layers.Lambda(
+    lambda t: (open("/tmp/cnnkit-lambda-ran", "w").write("ran"), t)[1])])
+_wrapped.save(DROPOUT_PATH)
+''')),
+           frozenset({"test_save_best"}), "Lambda object", "the in-kernel load runs the Lambda's code"),
     Attack("exit", "os._exit(0) in Part I's answer",
            _edit("exit", Edit("save_models", "model.save(BASELINE_PATH)", "os._exit(0)\nmodel.save(BASELINE_PATH)")),
            SAVE, "kernel died", "the whole notebook fails: 0 points"),
@@ -158,7 +363,7 @@ ATTACKS = (
     Attack("tampered_tests", "deletes one test cell, edits one, duplicates one and moves one to the top",
            None, frozenset(), "", "restores deleted and edited cells; the rest varies"),
     Attack("corrupt_notebook", "a notebook file that is not JSON", None,
-           frozenset({"ALL"}), "could not be read", "the batch reports an error; no feedback"),
+           ALL, "could not be read", "the batch reports an error; no feedback"),
     Attack("renamed_notebook", "the notebook saved under another name",
            _edit("renamed_notebook"), frozenset(), "graded as", "skips it: no grade, no feedback",
            filename="compile_and_train (copy).ipynb"),
@@ -168,6 +373,10 @@ ATTACKS = (
            frozenset({"test_save_best"}), "not a readable Keras 3 .keras file",
            "the in-kernel test fails on load, as it should"),
 )
+
+
+def by_name(name):
+    return next(attack for attack in ATTACKS if attack.name == name)
 
 
 def _tampered(reference):
@@ -184,12 +393,21 @@ def _tampered(reference):
     return nb
 
 
-def build(attack, reference, context):
+def _relative_escape(release):
+    nb = nbformat.from_dict(release)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "build_model")
+    cell.source = _RELATIVE_ESCAPE + "\n" + cell.source
+    return nb
+
+
+def build(attack, reference, release, context):
     """The submission as notebook text, ready to write."""
     if attack.name == "corrupt_notebook":
         return '{"cells": [ {"this is not": JSON'
     if attack.name == "tampered_tests":
         return nbformat.writes(_tampered(reference))
+    if attack.name == "relative_escape":
+        return nbformat.writes(_relative_escape(release))
     edits = tuple(Edit(e.cell, e.old, e.new.replace("{escape}", _ESCAPE.format(**context)))
                   for e in attack.change.edits)
     return nbformat.writes(apply(reference, Change(attack.name, "attack", edits)))

@@ -1,13 +1,20 @@
-"""Benchmark the reference submission; prints figures, asserts nothing.
+"""Benchmark grading one submission; prints figures, asserts nothing.
 
-    python -m cnnkit_tools.bench [--skip-student]
+    python -m cnnkit_tools.bench [--pairs N] [--skip-student]
 
-1. Autogrades the reference with the real grading budget (nbgrader autograde), timing the
-   wall clock and sampling the Jupyter kernel's resident memory every 0.2 s.
-2. Measures the held-out accuracy of the model that graded notebook saved.
-3. Runs the solved source notebook top to bottom on a fresh kernel with the student budget.
+1. Autogrades the reference with the real grading budget (``nbgrader autograde``), timing the
+   wall clock and sampling the peak resident memory of the student's kernel, the probe and the
+   measurement every 0.2 s; prints every phase the pipeline recorded.
+2. Autogrades the untouched release (it trains nothing) the same way.
+3. Times the dropout model's training inside grading against a bare ``model.fit`` on the same
+   data, side by side, N pairs, as a ratio: both read Keras's own per-epoch ms/step.
+4. Runs the solved source notebook top to bottom on a fresh kernel with the student budget,
+   with its kernel's peak memory.
 """
 
+import argparse
+import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -16,35 +23,37 @@ from pathlib import Path
 
 import psutil
 
-from . import course, submissions
 from cnnkit.budget import BUDGETS
 from cnnkit_grader.thresholds import heldout_threshold
 
+from . import course, submissions
+
 GIB = 1024 ** 3
+MARKERS = {"kernel": "ipykernel", "probe": "cnnkit_grader.inside.probe", "measure": "cnnkit_grader.inside.measure"}
+STEP = re.compile(r"(\d+)/\d+ - \S+ - (\d+)(ms|s)/step")
 
 
-class PeakKernelMemory:
-    """Largest resident set size seen in any process started while active whose command
-    line mentions ``marker``: the student's kernel by default, or the sandboxed evaluator."""
+class PeakMemory:
+    """Largest resident set size of processes started while active, by a mark in their command line."""
 
-    def __init__(self, interval=0.2, marker="ipykernel"):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-        self.marker = marker
+    def __init__(self, markers=MARKERS, interval=0.2):
+        self.markers, self.interval = markers, interval
+        self.peak = {name: 0 for name in markers}
+        self._stop = threading.Event()
         self._before = {p.pid for p in psutil.process_iter()}
-
-    def _kernels(self):
-        for process in psutil.process_iter(["pid", "cmdline"]):
-            if process.info["pid"] not in self._before and \
-                    any(self.marker in part for part in process.info["cmdline"] or ()):
-                yield process
 
     def _watch(self):
         while not self._stop.is_set():
-            for process in self._kernels():
-                try:
-                    self.peak = max(self.peak, process.memory_info().rss)
-                except psutil.Error:
-                    pass
+            for process in psutil.process_iter(["pid", "cmdline"]):
+                if process.info["pid"] in self._before:
+                    continue
+                line = " ".join(process.info["cmdline"] or ())
+                for name, marker in self.markers.items():
+                    if marker in line and "bwrap" not in line and "prlimit" not in line:
+                        try:
+                            self.peak[name] = max(self.peak[name], process.memory_info().rss)
+                        except psutil.Error:
+                            pass
             time.sleep(self.interval)
 
     def __enter__(self):
@@ -57,26 +66,55 @@ class PeakKernelMemory:
         self._thread.join()
 
 
-def grade_reference(workdir):
-    directory = course.copy_course(Path(workdir) / "course")
+def fit_seconds(text):
+    """Seconds of training that Keras's verbose=2 lines report (steps x time per step)."""
+    return sum(int(steps) * int(amount) / (1000 if unit == "ms" else 1) for steps, amount, unit in STEP.findall(text))
+
+
+def grade(workdir, student, nb):
+    directory = course.copy_course(Path(workdir) / student)
     course.generate_release(directory)
-    submissions.write(submissions.reference(*submissions.source_and_release(directory)),
-                      directory, "reference")
-    with PeakKernelMemory() as memory, PeakKernelMemory(marker="cnnkit_grader.evaluate") as evaluator:
+    submissions.write(nb, directory, student)
+    with PeakMemory() as memory:
         started = time.monotonic()
-        course.autograde(directory, "reference", CNNKIT_BUDGET="")
+        course.autograde(directory, student, CNNKIT_BUDGET="")
         seconds = time.monotonic() - started
-    got = course.scores(directory, "reference")
-    return directory, seconds, (memory.peak, evaluator.peak), got
+    graded = submissions.read(course.autograded_notebook(directory, student))
+    return {"dir": directory, "seconds": seconds, "peak": memory.peak, "scores": course.scores(directory, student),
+            "meta": graded.metadata.get("cnnkit", {}), "nb": graded}
 
 
-def heldout_of_saved_model(directory):
-    import keras
+def dropout_fit_in_grading(graded_nb):
+    cell = next(c for c in graded_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dropout")
+    return fit_seconds("".join(o.get("text", "") for o in cell.outputs))
 
-    from cnnkit.checks import heldout_accuracy
 
-    saved = course.autograded_notebook(directory, "reference").parent / "cifar_model_dropout.keras"
-    return heldout_accuracy(keras.saving.load_model(saved, safe_mode=True))
+BARE_FIT = """
+import os, sys
+os.environ["CNNKIT_BUDGET"] = "grading"
+import keras
+from cnnkit import budget, data
+b = budget.current()
+(x, y), (vx, vy) = data.load_training_split(b.n_train, b.n_val, seed=b.seed)
+keras.utils.set_random_seed(b.seed)
+inputs = keras.Input((32, 32, 3))
+h = keras.layers.Conv2D(50, 3, activation="relu")(inputs)
+h = keras.layers.MaxPooling2D()(h)
+h = keras.layers.Conv2D(50, 3, activation="relu")(h)
+h = keras.layers.MaxPooling2D()(h)
+h = keras.layers.Conv2D(50, 3, activation="relu")(h)
+h = keras.layers.Dropout(0.2)(h)
+h = keras.layers.Dense(50, activation="relu")(keras.layers.Flatten()(h))
+model = keras.Model(inputs, keras.layers.Dense(10)(h))
+model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+model.fit(x, y, epochs=b.epochs, batch_size=b.batch_size, validation_data=(vx, vy), verbose=2)
+"""
+
+
+def bare_fit():
+    done = subprocess.run([sys.executable, "-c", BARE_FIT], capture_output=True, text=True,
+                          env=course.environment(TF_CPP_MIN_LOG_LEVEL=3))
+    return fit_seconds(done.stdout + done.stderr)
 
 
 def run_solved_notebook(workdir):
@@ -86,35 +124,55 @@ def run_solved_notebook(workdir):
 
     source, _ = submissions.source_and_release(course.ROOT)
     nb = submissions.read(source)
-    env_budget = os.environ.pop("CNNKIT_BUDGET", None)
-    os.environ.pop("NBGRADER_EXECUTION", None)
+    saved = {k: os.environ.pop(k, None) for k in ("CNNKIT_BUDGET", "NBGRADER_EXECUTION")}
     try:
-        started = time.monotonic()
-        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(workdir)}}).execute()
-        return time.monotonic() - started
+        with PeakMemory({"kernel": "ipykernel"}) as memory:
+            started = time.monotonic()
+            NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(workdir)}}).execute()
+            return time.monotonic() - started, memory.peak["kernel"]
     finally:
-        if env_budget is not None:
-            os.environ["CNNKIT_BUDGET"] = env_budget
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+
+
+def print_phases(meta):
+    print("    phase                seconds   start")
+    for phase in meta.get("phases", []):
+        print(f"    {phase['phase']:<20} {phase['seconds']:7.1f} {phase['start']:7.1f}")
 
 
 def main(argv=()):
+    parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", type=int, default=1, help="pairs of bare fit / fit in grading to time")
+    parser.add_argument("--skip-student", action="store_true", help="skip the solved notebook's student-budget run")
+    args = parser.parse_args(argv)
     grading, student = BUDGETS["grading"], BUDGETS["student"]
+    source, release = submissions.source_and_release(course.ROOT)
     with tempfile.TemporaryDirectory(prefix="cnnkit-bench-") as workdir:
         print(f"grading budget: {grading.n_train} images x {grading.epochs} epochs "
               f"(threshold {heldout_threshold(grading.name)})", flush=True)
-        directory, seconds, peak, got = grade_reference(workdir)
-        score = sum(s for s, _ in got.values())
-        print(f"autograde wall time (reference, grading budget): {seconds:.1f} s", flush=True)
-        print(f"kernel peak memory (RSS): {peak[0] / GIB:.2f} GiB; sandboxed evaluator's: "
-              f"{peak[1] / GIB:.2f} GiB", flush=True)
-        print(f"autograded score: {score:g} / {sum(m for _, m in got.values()):g}", flush=True)
-        accuracy = heldout_of_saved_model(directory)
-        print(f"held-out accuracy (reference, grading budget): {accuracy:.4f} "
-              f"(margin {accuracy - heldout_threshold(grading.name):+.4f} over the threshold)", flush=True)
-        if "--skip-student" not in argv:
+        ratios = []
+        for pair in range(args.pairs):
+            bare = bare_fit()
+            ref = grade(Path(workdir) / f"pair{pair}", "reference", submissions.reference(source, release))
+            inside = dropout_fit_in_grading(ref["nb"])
+            ratios.append(inside / bare if bare else float("nan"))
+            print(f"pair {pair + 1}: dropout model's fit {inside:.1f} s in grading, {bare:.1f} s bare "
+                  f"(ratio {ratios[-1]:.3f}); autograde {ref['seconds']:.1f} s", flush=True)
+        score = sum(s for s, _ in ref["scores"].values())
+        print(f"autograde wall time (reference, grading budget): {ref['seconds']:.1f} s; "
+              f"score {score:g} / {sum(m for _, m in ref['scores'].values()):g}", flush=True)
+        print("peak memory (RSS): " + ", ".join(f"{name} {peak / GIB:.2f} GiB" for name, peak in ref["peak"].items()))
+        print_phases(ref["meta"])
+        print(f"fit in grading / bare fit: median {sorted(ratios)[len(ratios) // 2]:.3f} over {len(ratios)} pair(s)")
+        blank = grade(workdir, "untouched", submissions.read(release))
+        print(f"autograde wall time (untouched release): {blank['seconds']:.1f} s; peak kernel "
+              f"{blank['peak']['kernel'] / GIB:.2f} GiB", flush=True)
+        print_phases(blank["meta"])
+        if not args.skip_student:
             print(f"student budget: {student.n_train} images x {student.epochs} epochs", flush=True)
-            solved = run_solved_notebook(workdir)
-            print(f"solved notebook, top to bottom on a fresh kernel (student budget): {solved:.1f} s")
+            seconds, peak = run_solved_notebook(workdir)
+            print(f"solved notebook, top to bottom on a fresh kernel (student budget): {seconds:.1f} s; "
+                  f"peak kernel {peak / GIB:.2f} GiB")
 
 
 if __name__ == "__main__":

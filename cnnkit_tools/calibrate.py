@@ -6,7 +6,7 @@
 
 1. Trains the dropout model with the notebook's own code (:mod:`cnnkit.solution_code`) under
    the budget, once per seed 1..K, and measures its accuracy on the held-out images with the
-   grader's own :func:`cnnkit.checks.heldout_accuracy`.
+   grader's own :func:`cnnkit_grader.measurement.heldout_accuracy`.
 2. Does the same, for seeds 1..B, for broken configurations (the reference with one mutant's
    edits): never trained, MSE loss, logits fed to ``from_logits=False``, 10x Adam's learning
    rate (``--broken`` picks some, for a quick check); and for any mutant named with
@@ -57,7 +57,7 @@ def log(message):
 
 def measure(change, seeds, budget_name, label):
     """``{seed: held-out accuracy}`` of the dropout model that the (changed) reference trains."""
-    from cnnkit.checks import heldout_accuracy
+    from cnnkit_grader.measurement import heldout_accuracy
 
     sources = solution_code.cell_sources(change)
     accuracy = {}
@@ -175,7 +175,7 @@ def report(result):
         f"Training: {result['training']}. The dropout model is trained by the source notebook's "
         "own cells (setup, data, build_model, compile_model, train, dropout), reseeded before "
         "build_model; the training/validation split keeps the grader's seed. Accuracy is "
-        "measured by the grader's `cnnkit.checks.heldout_accuracy` on the 10,000 held-out images.",
+        "measured by the grader's `cnnkit_grader.measurement.heldout_accuracy` on the 10,000 held-out images.",
         "",
         f"Rule: threshold = min(mean − {Z:g}·std, worst seed − {STEP}), rounded down to {STEP}; "
         f"every broken configuration must stay at least {GAP} below it.",

@@ -14,7 +14,7 @@ from pathlib import Path
 from .submissions import ASSIGNMENT, NOTEBOOK
 
 ROOT = Path(__file__).resolve().parent.parent
-COURSE_FILES = ("nbgrader_config.py", "source")
+COURSE_FILES = ("nbgrader_config.py", "source", "cnnkit_grader", ".cnnkit-secret")
 
 
 class NbgraderError(RuntimeError):
@@ -59,14 +59,14 @@ def finish(process):
 
 
 def copy_course(target, root=ROOT):
-    """A fresh course folder at target holding this kit's config and source."""
+    """A fresh course folder at target holding this kit's config, source and grader."""
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     for name in COURSE_FILES:
         src = Path(root) / name
         if src.is_dir():
-            shutil.copytree(src, target / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        else:
+            shutil.copytree(src, target / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        elif src.exists():  # the course's secret exists once a submission has been graded here
             shutil.copy2(src, target / name)
     return target
 

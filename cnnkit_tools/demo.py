@@ -1,4 +1,4 @@
-"""The kit end to end: release, grade the sample submissions, feedback, grades.csv.
+"""The kit end to end: release, grade the sample submissions, feedback, grades.csv, report.
 
     python -m cnnkit_tools.demo [COURSE_DIR]
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import course, submissions
+from . import course, report, samples, submissions
 
 
 def step(message):
@@ -24,7 +24,7 @@ def main(course_dir=course.ROOT):
     step("regenerating release/ from source/ (nbgrader generate_assignment)")
     course.generate_release(course_dir)
     step("writing the sample submissions into submitted/")
-    students = list(submissions.write_samples(course_dir))
+    students = list(samples.write_samples(course_dir))
     for number, student in enumerate(students, start=1):
         step(f"[{number}/{len(students)}] autograding {student} (nbgrader autograde)")
         t0 = time.monotonic()
@@ -40,9 +40,12 @@ def main(course_dir=course.ROOT):
     print()
     print("Autograded scores (written answers await manual grading in formgrader):")
     print(table.to_string())
+    step("writing the instructor report (./kit report)")
+    page = report.build(course_dir, submissions.ASSIGNMENT)
     print()
     print(f"grades: {course_dir / 'grades.csv'}")
     print(f"feedback: {course_dir / 'feedback'}")
+    print(f"report: {page}")
     print(f"done in {time.monotonic() - started:.0f} s")
     return table
 

@@ -11,24 +11,13 @@ are graded only by ``python -m cnnkit_tools.mutation_report`` (``./kit mutants``
 mutant costs a whole notebook run.
 """
 
+from cnnkit_grader.tasks import concept_cells
+
 from .submissions import Change, Edit
 from .variants import VARIANTS
 
-# The test cells of each concept: the part of the assignment that asks for it.
-CONCEPT_CELLS = {
-    "architecture": frozenset({"test_build_form", "test_build_structure"}),           # Part A
-    "loss": frozenset({"test_compile_loss"}),                                          # Part C
-    "optimizer": frozenset({"test_compile_optimizer"}),
-    "metrics": frozenset({"test_compile_metrics"}),
-    "training": frozenset({"test_train_form", "test_train_history"}),                  # Part E
-    "plotting": frozenset({"test_plot_form", "test_plot_content"}),                    # Part F
-    "dropout layer": frozenset({"test_dropout_form", "test_dropout_layer"}),           # Part G
-    # How well the dropout model learned. Only the held-out test can see a learning rate that
-    # ruins training, or a model that was never trained.
-    "training the dropout model": frozenset({"test_heldout_accuracy"}),
-    "tuning": frozenset({"test_tuning_form", "test_tuning_best"}),                     # Part H
-    "saving": frozenset({"test_save_form", "test_save_best"}),                         # Part I
-}
+# The test cells of each concept: the grader's one table says which cell tests which concept.
+CONCEPT_CELLS = concept_cells()
 
 _LOSS = "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
 _FIT = ("return model.fit(images, labels, epochs=epochs, batch_size=BATCH_SIZE,\n"

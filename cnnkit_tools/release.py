@@ -5,12 +5,12 @@
 Both are committed; grader_tests/test_release.py fails when either is out of date.
 """
 
-from . import course, submissions
+from . import course, samples, submissions
 
 
 def main(root=course.ROOT):
     course.generate_release(root)
-    for student, path in submissions.write_samples(root).items():
+    for student, path in samples.write_samples(root).items():
         print(f"wrote {path.relative_to(root)}")
 
 

@@ -5,8 +5,8 @@ answer cells. The *reference* fills each with the source's solution. A *variant*
 task correctly in another style and must score full marks; a *mutant* gets exactly one
 concept wrong and must lose exactly that concept's points. Both are edits of the
 reference, so they follow the notebook when it changes; an edit that no longer applies
-raises instead of silently testing nothing. The variants live in :mod:`cnnkit.variants`,
-the mutants in :mod:`cnnkit.mutations`.
+raises instead of silently testing nothing. The variants live in :mod:`cnnkit_tools.variants`,
+the mutants in :mod:`cnnkit_tools.mutations`, the demo's samples in :mod:`cnnkit_tools.samples`.
 """
 
 import re
@@ -111,19 +111,3 @@ def write(nb, course_dir, student):
 def source_and_release(root):
     root = Path(root)
     return root / "source" / ASSIGNMENT / NOTEBOOK, root / "release" / ASSIGNMENT / NOTEBOOK
-
-
-def samples(root):
-    """The demo's sample submissions, by student id."""
-    from .mutations import PARTLY_WRONG  # mutations builds on this module's Edit and Change
-
-    ref = reference(*source_and_release(root))
-    return {"reference": ref,
-            "partly_wrong": apply(ref, PARTLY_WRONG),
-            "untouched": read(source_and_release(root)[1])}
-
-
-def write_samples(course_dir, root=None):
-    """Write the sample submissions into course_dir/submitted/; return their paths."""
-    return {student: write(nb, course_dir, student)
-            for student, nb in samples(root or course_dir).items()}

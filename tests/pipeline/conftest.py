@@ -1,92 +1,33 @@
-"""Shared fixtures: a throwaway course folder graded by the real nbgrader.
+"""Session fixtures: the smoke, attack and stall courses, graded at once by the real nbgrader.
 
-Tests never touch the repository's own gradebook or autograded/: each session copies the
-course into a temporary folder. Most pipeline tests use the small ``smoke`` budget;
-test_grading_budget.py runs the real grading budget once.
+The three nbgrader runs go in parallel. Much of grading waits (kernel start, imports, the
+stall attack's sleeping hook), and the fork bomb must meet another submission grading at the
+same time: the smoke course is that other submission.
 """
-
-import hashlib
-import os
-import socket
-from pathlib import Path
 
 import pytest
 
-from cnnkit import data
-from cnnkit_tools import attacks, course, mutations, submissions, variants
+from cnnkit_tools import attacks, course, submissions
 
-ROOT = Path(__file__).resolve().parent.parent
-SOURCE, RELEASE = submissions.source_and_release(ROOT)
-LAMBDA_MARK = Path("/tmp/cnnkit-lambda-ran")  # what the attack's Lambda layer writes if it ever runs
+from courses import SMOKE, STALL, digests, make_course, write_attacks, write_smoke
 
-
-@pytest.fixture(scope="session")
-def cifar_dir():
-    directory = os.environ.get(data.ENV_VAR)
-    if not directory:
-        pytest.fail(f"{data.ENV_VAR} is not set: run the tests with ./kit test, which builds the "
-                    "offline CIFAR-10 stand-in, or point it at a cifar-10-batches-py folder.")
-    return Path(directory)
-
-
-def make_course(tmp_path_factory, name):
-    directory = course.copy_course(tmp_path_factory.mktemp(name))
-    course.generate_release(directory)
-    return directory
-
-
-def _smoke_submissions(directory):
-    reference = submissions.reference(*submissions.source_and_release(directory))
-    submissions.write(reference, directory, "reference")
-    submissions.write(submissions.read(RELEASE), directory, "untouched")
-    for change in variants.CI_VARIANTS + mutations.CI_MUTANTS:
-        submissions.write(submissions.apply(reference, change), directory, change.name)
-
-
-def _attack_submissions(directory, cifar_dir):
-    """Write every attack; return the loopback listener the escape attack tries to reach."""
-    reference = submissions.reference(*submissions.source_and_release(directory))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(5)
-    listener.setblocking(False)
-    context = {"root": str(directory), "port": listener.getsockname()[1],
-               "heldout": str(Path(cifar_dir) / "cifar-10-batches-py" / "test_batch")}
-    for attack in attacks.ATTACKS:
-        path = submissions.write(reference, directory, attack.name)
-        if attack.filename:
-            path.unlink()
-            path = path.with_name(attack.filename)
-        path.write_text(attacks.build(attack, reference, context))
-        for name, size in attack.extras.items():
-            with open(path.parent / name, "wb") as extra:
-                extra.truncate(size)  # sparse: big on paper, instant to make
-    return listener
-
-
-def digests(folder):
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+LAMBDA_MARK = "/tmp/cnnkit-lambda-ran"
 
 
 @pytest.fixture(scope="session")
 def batches(tmp_path_factory, cifar_dir):
-    """The smoke and attack courses, both autograded at once under the smoke budget.
-
-    The two nbgrader runs go in parallel: much of grading is single-threaded (kernel start,
-    imports, saving models), so the second core is otherwise idle.
-    """
     smoke = make_course(tmp_path_factory, "smoke_course")
-    _smoke_submissions(smoke)
+    write_smoke(smoke)
     attack = make_course(tmp_path_factory, "attack_course")
-    listener = _attack_submissions(attack, cifar_dir)
-    LAMBDA_MARK.unlink(missing_ok=True)
+    listener = write_attacks(attack, cifar_dir, [a for a in attacks.ATTACKS if not a.alone])
+    stall = make_course(tmp_path_factory, "stall_course")
+    write_attacks(stall, cifar_dir, [a for a in attacks.ATTACKS if a.alone]).close()
     before = digests(attack / "submitted")
     runs = {name: course.start(folder, "autograde", submissions.ASSIGNMENT, "--force",
-                               log=folder / "autograde.log", CNNKIT_BUDGET="smoke", CNNKIT_CELL_TIMEOUT=60)
-            for name, folder in (("smoke", smoke), ("attack", attack))}
-    return {"smoke": (smoke, runs["smoke"]),
-            "attack": (attack, runs["attack"], listener, before)}
+                               log=folder / "autograde.log", **env)
+            for name, folder, env in (("smoke", smoke, SMOKE), ("attack", attack, SMOKE), ("stall", stall, STALL))}
+    return {"smoke": (smoke, runs["smoke"]), "attack": (attack, runs["attack"], listener, before),
+            "stall": (stall, runs["stall"])}
 
 
 @pytest.fixture(scope="session")
@@ -112,8 +53,8 @@ def attacked(batches):
     return {"dir": directory, "before": before, "reached": reached, "log": log}
 
 
-def graded_cells(notebook):
-    """grade_id -> points for every autograded test cell of a notebook."""
-    return {cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"]
-            for cell in notebook.cells
-            if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"}
+@pytest.fixture(scope="session")
+def stalled(batches):
+    directory, run = batches["stall"]
+    course.finish(run)
+    return directory

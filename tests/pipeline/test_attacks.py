@@ -1,43 +1,46 @@
 """Attacks on the grader and faults during grading, each graded by the real pipeline.
 
-Every submission in ``cnnkit.attacks`` is autograded in one ``nbgrader autograde`` run under
-the smoke budget (conftest.batches), with a 60 s cell timeout so the loop that ignores
-interrupts is stopped quickly. Each must score what honest work with the same mistakes
-earns, and its notebook must say what happened.
+Every submission in ``cnnkit_tools.attacks`` is autograded under the smoke budget (conftest.batches),
+with a 150 s cell timeout, so the loop that ignores interrupts is stopped within minutes while a
+loaded machine still runs every honest cell in time. Each must score
+what honest work with the same mistakes earns, and its outputs or notes must say what happened.
 """
 
 import json
 import os
+import re
 
 import pytest
 
+from cnnkit_grader import sandbox
 from cnnkit_tools import attacks, course, submissions
 
-from conftest import LAMBDA_MARK, RELEASE, digests, graded_cells, make_course
-
-CELLS = graded_cells(submissions.read(RELEASE))
-
-
-def _notebook_text(directory, student):
-    return json.dumps(submissions.read(course.autograded_notebook(directory, student)))
+from courses import CELLS, RELEASE, SMOKE, autograded, digests, make_course, shown, verdicts
+from helpers import active_content
 
 
-def _outputs_text(directory, student):
-    """Everything the cells printed or raised, without the student's source code."""
-    cells = submissions.read(course.autograded_notebook(directory, student)).cells
-    return json.dumps([cell.get("outputs", []) for cell in cells])
-
-
-@pytest.mark.parametrize("attack", attacks.ATTACKS, ids=lambda a: a.name)
-def test_attack_scores_what_honest_work_earns(attacked, attack):
-    got = course.scores(attacked["dir"], attack.name)
+def _expected(attack):
     lost = CELLS if "ALL" in attack.fails else attack.fails
-    assert got == {g: (0.0 if g in lost else p, p) for g, p in CELLS.items()}, attack.what
-    assert attack.says in _notebook_text(attacked["dir"], attack.name)
+    return {g: (0.0 if g in lost else p, p) for g, p in CELLS.items()}
 
 
-def test_sandbox_blocks_every_escape(attacked):
-    text = _outputs_text(attacked["dir"], "escape")
+@pytest.mark.parametrize("attack", [a for a in attacks.ATTACKS if not a.alone], ids=lambda a: a.name)
+def test_attack_scores_what_honest_work_earns(attacked, attack):
+    assert course.scores(attacked["dir"], attack.name) == _expected(attack), attack.what
+    assert attack.says in shown(attacked["dir"], attack.name)
+
+
+def test_a_hook_that_stalls_every_cell_is_stopped_by_the_notebooks_budget(stalled):
+    attack = attacks.by_name("stalling_hook")
+    assert course.scores(stalled, attack.name) == _expected(attack)
+    meta = autograded(stalled, attack.name).metadata["cnnkit"]
+    assert meta["outcome"] == "fault" and meta["fault"]["kind"] == "notebook_budget"
+    assert meta["not_run"] == ["test_save_form", "test_save_best"]
+    assert meta["seconds"] < 400 + 120  # the budget, and the measuring after it
+
+
+def test_absolute_paths_reach_nothing(attacked):
+    text = shown(attacked["dir"], "escape")
     for what in ("read the hidden tests", "read the gradebook", "write the gradebook",
                  "read another student", "read the held-out images", "write outside its folder",
                  "reach the network"):
@@ -48,14 +51,97 @@ def test_sandbox_blocks_every_escape(attacked):
     assert not attacked["reached"]
 
 
-def test_lambda_in_a_saved_model_never_runs(attacked):
-    assert not LAMBDA_MARK.exists()
+def test_relative_paths_reach_nothing_and_the_folder_holds_only_the_submission(attacked):
+    text = shown(attacked["dir"], "relative_escape")
+    assert "ESCAPED" not in text
+    assert re.search(r"listing \.: \[.*'compile_and_train\.ipynb'.*\]", text)
+    listing = re.search(r"listing \.: (\[.*?\])", text).group(1)
+    assert "source" not in listing and "gradebook" not in listing and "submitted" not in listing
+
+
+def test_links_in_a_submission_are_never_followed(attacked):
+    student = attacked["dir"] / "autograded" / "links" / "compile_and_train"
+    feedback = attacked["dir"] / "feedback" / "links" / "compile_and_train"
+    for name in list(attacks.LINKS) + ["pipe"]:
+        assert not os.path.lexists(student / name) and not os.path.lexists(feedback / name)
+    text = shown(attacked["dir"], "links")
+    for name in list(attacks.LINKS) + ["pipe"]:
+        assert f"blocked: {name}" in text
+    assert "ESCAPED" not in text
+
+
+def test_forged_answers_and_replaced_collectors_gain_nothing(attacked):
+    forged = verdicts(attacked["dir"], "forged_answers")
+    assert forged["test_tuning_best"]["rule"] in ("tuning_best.not_lowest", "tuning_best.val_loss_mismatch")
+    replaced = verdicts(attacked["dir"], "replaced_collector")
+    assert replaced["test_dropout_form"]["message"] == "model_dropout could not be saved for grading."
+
+
+def test_no_active_content_reaches_the_instructor_or_the_student(attacked):
+    from nbconvert import HTMLExporter
+
+    html = course.feedback_html(attacked["dir"], "active_content").read_text()
+    assert active_content(html) == []
+    assert "cnnkit-xss-note" in html  # the markup-named file is in the notes, as text
+    nb = autograded(attacked["dir"], "active_content")
+    assert active_content(HTMLExporter().from_notebook_node(nb)[0]) == []   # as the formgrader renders it
+    kinds = {key for cell in nb.cells for out in cell.get("outputs", []) for key in out.get("data", {})}
+    assert not kinds & {"application/javascript", "image/svg+xml", "text/html", "text/markdown"}
+    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_training_curve")
+    assert "<script>" not in answer.source and "&lt;script&gt;" in answer.source
+
+
+def test_tmpfs_and_the_working_folder_are_sized(attacked):
+    text = shown(attacked["dir"], "fill_tmp")
+    filled = {folder: int(mb) for folder, mb in re.findall(r"filled (\S+) with (\d+) MB", text)}
+    assert filled["/tmp"] <= sandbox.TMP_BYTES // 2**20
+    assert filled["/dev/shm"] <= sandbox.SHM_BYTES // 2**20
+    if os.geteuid() == 0:  # the working folder is a tmpfs of its own only when grading as root
+        assert filled["."] <= sandbox.SCRATCH_BYTES // 2**20
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a process limit per submission needs a slot user (root)")
+def test_a_fork_bomb_stops_at_its_own_limit_while_another_submission_grades(attacked, smoke_course):
+    forks = int(re.search(r"forks stopped at (\d+)", shown(attacked["dir"], "fork_bomb")).group(1))
+    assert forks < sandbox.PROCESS_LIMIT
+    assert course.scores(smoke_course, "reference") == {g: (p, p) for g, p in CELLS.items()}
+
+
+def test_copy_back_is_capped_in_number_and_size(attacked):
+    folder = attacked["dir"] / "autograded" / "sparse_copy_back" / "compile_and_train"
+    models = sorted(p.name for p in folder.iterdir() if p.suffix == ".keras")
+    assert "huge.keras" not in models and len(models) == 10
+    assert {"cifar_model.keras", "cifar_model_dropout.keras"} <= set(models)
+    assert sum(p.stat().st_blocks * 512 for p in folder.iterdir()) < 60 * 2**20
+
+
+def test_a_lambda_layer_is_refused_unloaded(attacked):
+    verdict = verdicts(attacked["dir"], "lambda_layer")["test_save_best"]
+    assert verdict["rule"] == "any.model_unsafe" and "Lambda object" in verdict["message"]
+
+
+def test_faults_are_recorded_with_the_parts_kept(attacked):
+    expected = {"exit": ("fault", "kernel_died"), "segfault": ("fault", "kernel_died"),
+                "ignores_interrupt": ("fault", "cell_timeout"), "out_of_memory": ("graded", None),
+                "corrupt_notebook": ("unreadable", None), "reference": ("graded", None)}
+    for student, (outcome, kind) in expected.items():
+        meta = autograded(attacked["dir"], student).metadata["cnnkit"]
+        assert meta["outcome"] == outcome, student
+        assert (meta["fault"] or {}).get("kind") == kind, student
+    assert autograded(attacked["dir"], "exit").metadata["cnnkit"]["not_run"] == ["test_save_form", "test_save_best"]
+
+
+def test_every_phase_has_a_timestamp(attacked):
+    phases = [p["phase"] for p in autograded(attacked["dir"], "reference").metadata["cnnkit"]["phases"]]
+    for name in ("prepare", "kernel start", "setup", "part A", "part G", "part I", "handover", "probe",
+                 "measure", "judge", "write grades"):
+        assert name in phases
 
 
 def test_floods_are_cut_and_big_files_left_out(attacked):
     notebook = course.autograded_notebook(attacked["dir"], "noise")
     assert notebook.stat().st_size < 2_000_000
-    assert "Not given to your notebook: big_data.bin (60 MB)" in _notebook_text(attacked["dir"], "noise")
+    assert "Not given to your notebook: big_data.bin (60 MB)" in shown(attacked["dir"], "noise")
 
 
 def test_submitted_files_are_never_modified(attacked):
@@ -64,17 +150,17 @@ def test_submitted_files_are_never_modified(attacked):
 
 def test_grading_twice_gives_the_same_result(attacked):
     first = course.scores(attacked["dir"], "segfault")
-    course.autograde(attacked["dir"], "segfault", CNNKIT_BUDGET="smoke", CNNKIT_CELL_TIMEOUT=60)
+    course.autograde(attacked["dir"], "segfault", **SMOKE)
     assert course.scores(attacked["dir"], "segfault") == first
 
 
 def test_feedback_shows_names_points_and_messages_not_test_code(attacked, cifar_dir):
-    html = course.feedback_html(attacked["dir"], "fake_modules").read_text()
-    assert "The optimizer is Adam (hidden test)" in html          # the test's name
-    assert "the SGD optimizer" in html                            # its message
+    html = course.feedback_html(attacked["dir"], "patched_keras").read_text()
+    assert "build_model() has the lesson&#x27;s layers and 87,060 parameters (hidden test)" in html \
+        or "build_model() has the lesson's layers and 87,060 parameters (hidden test)" in html
+    assert "layer 1 should be Conv2D(50" in html
     assert "The test code is not shown" in html
-    for secret in ("from cnnkit.checks import", "check_optimizer(", "BEGIN HIDDEN TESTS",
-                   "heldout_threshold", str(cifar_dir),
+    for secret in ("cnnkit_grader", "selfcheck", "BEGIN HIDDEN TESTS", "heldout_threshold", str(cifar_dir),
                    str(attacked["dir"])):
         assert secret not in html
 
@@ -84,7 +170,7 @@ def test_grading_refuses_to_run_without_isolation(tmp_path_factory, cifar_dir):
     submissions.write(submissions.read(RELEASE), directory, "someone")
     env = {"CNNKIT_BUDGET": "smoke"}
     if os.geteuid() == 0:
-        env["CNNKIT_SANDBOX_USER"] = "no-such-user"
+        env["CNNKIT_SANDBOX_USERS"] = "no-such-user"
     else:
         env["PATH"] = "/nonexistent"  # no bwrap to be found
     run = course.nbgrader(directory, "autograde", submissions.ASSIGNMENT, check=False, **env)
@@ -97,4 +183,4 @@ def test_unprotected_grading_says_so(tmp_path_factory, cifar_dir):
     directory = make_course(tmp_path_factory, "sandbox_off")
     submissions.write(submissions.read(RELEASE), directory, "someone")
     course.autograde(directory, CNNKIT_BUDGET="smoke", CNNKIT_SANDBOX="off")
-    assert "WITHOUT isolation" in _notebook_text(directory, "someone")
+    assert "WITHOUT isolation" in json.dumps(autograded(directory, "someone").metadata["cnnkit"]["notes"])

@@ -3,7 +3,7 @@
 from cnnkit_tools import course, submissions
 from cnnkit.budget import BUDGETS
 
-from conftest import make_course
+from courses import make_course
 
 
 def test_reference_clears_the_heldout_threshold_under_the_grading_budget(tmp_path_factory, cifar_dir):

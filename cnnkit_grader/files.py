@@ -1,0 +1,210 @@
+"""Move files across the trust boundary without following links, and within fixed limits.
+
+Every folder the sandbox could write to is hostile: a name can be a link to the gradebook, a
+FIFO that blocks a reader forever, a sparse file of a terabyte, or one of a million files.
+These helpers open each file relative to a directory descriptor with ``O_NOFOLLOW``, copy
+only regular files, and stop at a count and a total size, so the trusted side never reads
+more than it asked for.
+"""
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Limits:
+    files: int            # how many files at most
+    file_bytes: int       # largest single file (by its apparent size, so sparse files count in full)
+    total_bytes: int      # all files together
+
+
+@dataclass
+class Taken:
+    """What a copy took, and what it left behind with the reason (shown to the student)."""
+    names: list = field(default_factory=list)
+    refused: list = field(default_factory=list)   # "name (why)"
+
+
+def _open_dir(folder):
+    return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+
+
+def list_names(folder):
+    """The entries of folder, or [] when it is missing or is itself a link."""
+    try:
+        dir_fd = _open_dir(folder)
+    except OSError:
+        return []
+    try:
+        return sorted(os.listdir(dir_fd))
+    finally:
+        os.close(dir_fd)
+
+
+MAX_DEPTH = 20   # folders deeper than this are refused, not walked: no recursion to exhaust
+
+
+def _entries(folder, depth=MAX_DEPTH):
+    """Yield (relative path, kind, dir_fd, name) for everything under folder, walking by descriptors.
+
+    kind is "file", "dir", "too deep" or "special" (a link, FIFO, socket or device). Each folder
+    is opened with O_NOFOLLOW relative to its parent's descriptor, so a folder swapped for a link
+    while the walk runs is refused, not followed. The walk is iterative.
+    """
+    top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    stack = [(top, "", 0)]
+    try:
+        while stack:
+            fd, prefix, level = stack.pop()
+            try:
+                for name in sorted(os.listdir(fd)):
+                    try:
+                        info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        if level >= depth:
+                            yield prefix + name, "too deep", fd, name
+                            continue
+                        try:
+                            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                        except OSError:
+                            yield prefix + name, "special", fd, name
+                            continue
+                        yield prefix + name, "dir", fd, name
+                        stack.append((child, prefix + name + "/", level + 1))
+                    elif stat.S_ISREG(info.st_mode):
+                        yield prefix + name, "file", fd, name
+                    else:
+                        yield prefix + name, "special", fd, name
+            finally:
+                os.close(fd)
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+
+
+def non_regular(folder):
+    """Relative paths of everything under folder that is neither a regular file nor a folder.
+
+    Links (to files or folders), FIFOs, sockets and devices: nothing a submission needs, and
+    each a way to make a privileged copy read what it should not. Folders nested deeper than
+    MAX_DEPTH are listed too. A folder that is itself a link is listed as ".".
+    """
+    try:
+        return sorted(path for path, kind, _, _ in _entries(folder) if kind in ("special", "too deep"))
+    except OSError:
+        return ["."]
+
+
+def take(folder, names, target, limits, keep=lambda name: True):
+    """Copy the named regular files of folder (a folder the sandbox controls) into target.
+
+    Opens each file with O_NOFOLLOW relative to folder, so a name that is a link, or a folder
+    that was swapped for a link, is refused rather than followed. Files over the limits are
+    refused with the reason; the copy reads at most ``file_bytes`` from any file.
+    """
+    taken = Taken()
+    try:
+        dir_fd = _open_dir(folder)
+    except OSError:
+        return taken
+    total = 0
+    try:
+        for name in names:
+            if "/" in name or name in (".", "..") or not keep(name):
+                continue
+            if len(taken.names) >= limits.files:
+                taken.refused.append(f"{name} (more than {limits.files} files)")
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+            except OSError:
+                taken.refused.append(f"{name} (a link or unreadable)")
+                continue
+            with os.fdopen(fd, "rb") as src:
+                info = os.fstat(src.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    taken.refused.append(f"{name} (not a regular file)")
+                    continue
+                if info.st_size > limits.file_bytes:
+                    taken.refused.append(f"{name} ({info.st_size / 2**20:,.0f} MB; at most "
+                                         f"{limits.file_bytes / 2**20:,.0f} MB)")
+                    continue
+                if total + info.st_size > limits.total_bytes:
+                    taken.refused.append(f"{name} (over the {limits.total_bytes / 2**20:,.0f} MB "
+                                         "that all files together may take)")
+                    continue
+                with open(Path(target) / name, "wb") as dst:
+                    copied = _copy_at_most(src, dst, limits.file_bytes)
+                total += copied
+                taken.names.append(name)
+    finally:
+        os.close(dir_fd)
+    return taken
+
+
+def _copy_at_most(src, dst, limit):
+    copied = 0
+    while copied < limit:
+        chunk = src.read(min(1 << 20, limit - copied))
+        if not chunk:
+            break
+        dst.write(chunk)
+        copied += len(chunk)
+    return copied
+
+
+def copy_tree(source, target, limits, skip=lambda name: False):
+    """Copy the regular files and folders of source into target (which exists); never a link.
+
+    Walks by descriptors (``_entries``) and opens each file with O_NOFOLLOW, checking after the
+    open that it is a regular file within the size limit, so nothing swapped in while the copy
+    runs is followed. Returns Taken: the relative paths copied, and those refused with the reason.
+    """
+    taken, total = Taken(), 0
+    for path, kind, dir_fd, name in _entries(source):
+        destination = Path(target) / path
+        if kind == "dir":
+            destination.mkdir()
+            continue
+        if kind != "file":
+            taken.refused.append(f"{path} ({'a link or special file' if kind == 'special' else 'nested too deep'})")
+            continue
+        if skip(name):
+            continue
+        if len(taken.names) >= limits.files:
+            taken.refused.append(f"{path} (more than {limits.files} files)")
+            continue
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+        except OSError:
+            taken.refused.append(f"{path} (a link or unreadable)")
+            continue
+        with os.fdopen(fd, "rb") as src:
+            info = os.fstat(src.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                taken.refused.append(f"{path} (not a regular file)")
+            elif info.st_size > limits.file_bytes:
+                taken.refused.append(f"{path} ({info.st_size / 2**20:,.0f} MB)")
+            elif total + info.st_size > limits.total_bytes:
+                taken.refused.append(f"{path} (over {limits.total_bytes / 2**20:,.0f} MB in all)")
+            else:
+                with open(destination, "wb") as dst:
+                    total += _copy_at_most(src, dst, limits.file_bytes)
+                taken.names.append(path)
+    return taken
+
+
+def tree_bytes(folder):
+    """Disk blocks used under folder, in bytes, counting no link targets."""
+    total = 0
+    for root, dirs, files in os.walk(folder):
+        for name in files + dirs:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total

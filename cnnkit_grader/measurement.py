@@ -1,0 +1,172 @@
+"""Trusted side of measuring: check model files, measure the accepted ones where no student code runs.
+
+Every model file first passes ``modelfile``'s allowlist as plain JSON; only then is it loaded,
+with ``safe_mode=True``, in a fresh sandboxed process (``inside/measure.py``) with no network,
+no data folder, a memory limit and a timeout. That process gets the validation images with
+their labels and the held-out images without theirs: the held-out labels stay here.
+"""
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from cnnkit import data
+
+from . import modelfile, sandbox
+from .evidence import Model
+
+MEMORY = 4 * 2**30
+
+
+def _as_uint8(images):
+    return (images * 255).round().astype(np.uint8)  # exactly undoes cnnkit.data's scaling
+
+
+@functools.lru_cache(maxsize=1)
+def heldout_set():
+    """The held-out images (uint8) and their labels, which never leave the trusted side."""
+    images, labels = data.load_heldout()
+    return _as_uint8(images), labels
+
+
+@functools.lru_cache(maxsize=1)
+def training_pool():
+    """CIFAR-10's 50,000 training images (uint8) and labels, read once per grading process."""
+    return data.load_training()
+
+
+@functools.lru_cache(maxsize=2)
+def grading_data(n_train, n_val, seed):
+    """The notebook's validation split (uint8, with labels) and the held-out images and labels.
+
+    The same images ``cnnkit.data.load_training_split`` gives the notebook, before its scaling.
+    """
+    images, labels = training_pool()
+    _, val = data.split_indices(n_train, n_val, seed)
+    return (images[val], labels[val]) + heldout_set()
+
+
+def heldout_accuracy(model):
+    """A live model's accuracy on the held-out images, measured as the grader measures a saved one."""
+    from . import rules
+    from .inside.measure import predict_classes
+
+    images, labels = heldout_set()
+    return rules.accuracy(predict_classes(model, images), labels)
+
+
+def model_paths(folder):
+    """``{model name: path}`` of the model files handed over, and of the files the notebook saved."""
+    from . import files
+
+    folder = Path(folder)
+    paths = {name[:-len(".keras")]: folder / name for name in files.list_names(folder) if name.endswith(".keras")}
+    paths.update({"saved:" + name: folder / "saved" / name for name in files.list_names(folder / "saved")})
+    return paths
+
+
+def measure_asks(paths):
+    """What each rule needs measured: validation losses of the tuned and saved models, the probe's
+    trained model on its own validation set, and the dropout model's held-out predictions, its
+    validation loss and a fresh initialisation's (to tell training from none)."""
+    from . import tasks
+
+    def val(name):
+        if name == "trained":
+            return "probe"
+        return "grading" if name.startswith(("tuned_", "saved:")) or name in tasks.PREDICTS_HELDOUT else None
+    return {name: {"val": val(name), "predict": name in tasks.PREDICTS_HELDOUT,
+                   "baseline": name in tasks.PREDICTS_HELDOUT} for name in paths}
+
+
+def check_files(paths):
+    """``{name: Model}`` with each file's config, or why it was refused."""
+    models = {}
+    for name, path in paths.items():
+        try:
+            models[name] = Model(config=modelfile.read_config(path))
+        except modelfile.UnsafeModel as err:
+            models[name] = Model(rejected=str(err))
+    return models
+
+
+class Evaluator:
+    """The sandboxed process that measures model files, started early so its imports overlap the notebook.
+
+    ``start()`` launches it waiting; ``measure()`` writes the accepted files and the data into
+    its read-only folder, then the request, and reads its one line of JSON.
+    """
+
+    def __init__(self, slot, log, wait=3600):
+        self.slot, self.log, self.wait = slot, log, wait
+        self.folder = Path(tempfile.mkdtemp(prefix="cnnkit-measure-"))
+        self.folder.chmod(0o755)
+        self.process = None
+
+    def start(self):
+        argv = [sys.executable, "-m", "cnnkit_grader.inside.measure", str(self.folder), str(self.wait)]
+        env = None
+        if sandbox.enabled():
+            argv = sandbox.command(argv, self.slot, readonly=[self.folder], with_data=False, with_inside=True,
+                                   memory=MEMORY)
+        else:
+            env = dict(os.environ, PYTHONPATH=str(sandbox.INSIDE.parent.parent))
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=env, start_new_session=True)
+        return self
+
+    def close(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def measure(self, paths, models, asks, budget, probe_val, timeout):
+        """Fill ``models[name].measured`` for the accepted files.
+
+        ``asks[name]`` = ``{"val": "grading" | "probe" | None, "predict": bool}``; ``probe_val`` is
+        (images, labels) of the probe's fresh validation set.
+        """
+        accepted = {name: f"model{i}" for i, name in enumerate(n for n in paths if models[n].config is not None)}
+        results = {}
+        if accepted:
+            val_images, val_labels, heldout_images, _ = grading_data(budget.n_train, budget.n_val, budget.seed)
+            for name, alias in accepted.items():
+                shutil.copyfile(paths[name], self.folder / f"{alias}.keras")
+            np.savez(self.folder / "inputs.npz", grading_images=val_images, grading_labels=val_labels,
+                     probe_images=probe_val[0], probe_labels=probe_val[1], heldout_images=heldout_images)
+            request = {"models": {alias: asks.get(name, {}) for name, alias in accepted.items()}}
+            for path in self.folder.iterdir():
+                path.chmod(0o644)
+            tmp = self.folder / ".request.json"
+            tmp.write_text(json.dumps(request))
+            tmp.chmod(0o644)
+            os.replace(tmp, self.folder / "request.json")
+            results = self._result(timeout)
+        for name, alias in accepted.items():
+            result = results.get(alias) if isinstance(results, dict) else None
+            models[name].measured = result if isinstance(result, dict) else {
+                "error": "the grader could not measure this model within its time and memory limits"}
+
+    def _result(self, timeout):
+        try:
+            stdout, stderr = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            self.log.error("measuring the models took more than %s s", timeout)
+            return None
+        if self.process.returncode != 0:
+            self.log.error("measuring the models failed: %s", stderr[-2000:])
+            return None
+        try:
+            return json.loads(stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            self.log.error("the measurement printed no result: %s", stderr[-2000:])
+            return None

@@ -1,0 +1,82 @@
+"""No active content reaches an instructor's or a student's browser.
+
+nbgrader's formgrader and feedback render the autograded notebook as HTML on the formgrader's
+origin, where the instructor is logged in. A ``<script>``, an ``onerror=`` attribute, a
+``javascript:`` link or a JavaScript output from a student's notebook would run there. This
+is nbconvert's own ``SanitizeHTML`` preprocessor (bleach), switched on, run last, with these
+choices of ours:
+
+- an output that has a plain-text version (a pandas table, any rich repr) keeps only that, so
+  no HTML of the student's is rendered where text will do; output metadata keeps only numeric
+  image sizes (nbconvert writes them into ``<img>`` unquoted);
+- a markdown or raw cell is rendered to HTML as nbconvert would render it and cleaned there, so
+  markdown's own links (``[x](javascript:...)``) are caught as well as raw HTML; a cell whose
+  rendering holds nothing unsafe keeps its markdown;
+- the allowed tags add paragraphs, line breaks, preformatted text, headings and tables to
+  bleach's small default set; links may point to http(s) and mail only. Anything else is
+  escaped, so the instructor sees it as text.
+
+JavaScript outputs, widgets, SVG and every other MIME type that is not plain text, LaTeX,
+JSON or a PNG/JPEG image are removed. It runs after ``ScoreOutside``, so the grader's own notes
+(which quote file names the student chose) are cleaned too.
+"""
+
+import bleach
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
+from nbconvert.preprocessors.sanitize import SanitizeHTML
+from traitlets import Bool, List, Unicode
+
+RICH_TEXT = ("text/html", "text/markdown")
+PROTOCOLS = ("http", "https", "mailto")
+IMAGE_SIZES = ("width", "height")
+
+
+def _numeric_sizes(metadata):
+    """Output metadata as nbconvert would use it, reduced to numeric image sizes."""
+    kept = {}
+    for mime, value in (metadata or {}).items():
+        if isinstance(value, dict):
+            sizes = {k: v for k, v in value.items() if k in IMAGE_SIZES
+                     and isinstance(v, (int, float)) and not isinstance(v, bool)}
+            if sizes:
+                kept[mime] = sizes
+    return kept
+
+
+class SanitizeOutputs(SanitizeHTML):
+    enabled = Bool(True).tag(config=True)
+    tags = List(Unicode(), default_value=[
+        "a", "abbr", "acronym", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+        "hr", "i", "li", "ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
+        "tr", "ul"]).tag(config=True)
+
+    def sanitize_html_tags(self, html_str):
+        return bleach.clean(html_str, tags=self.tags, attributes=self.attributes, protocols=PROTOCOLS,
+                            strip=self.strip, strip_comments=self.strip_comments)
+
+    def _sanitize_markdown(self, source):
+        rendered = markdown2html_mistune(source)
+        cleaned = self.sanitize_html_tags(rendered)
+        # Nothing unsafe in the rendering: keep the student's markdown as they wrote it.
+        return source if cleaned == rendered else cleaned
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type in ("markdown", "raw"):
+            cell.source = self._sanitize_markdown(cell.source)
+            cell.pop("attachments", None)
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
+
+    def sanitize_code_outputs(self, outputs):
+        for output in outputs:
+            data = output.get("data")
+            if isinstance(data, dict) and "text/plain" in data:
+                for key in RICH_TEXT:
+                    data.pop(key, None)
+            if "metadata" in output:
+                output["metadata"] = _numeric_sizes(output["metadata"])
+        return super().sanitize_code_outputs(outputs)
+
+    def preprocess(self, nb, resources):
+        nb.metadata.pop("widgets", None)  # saved widget state makes nbconvert load its JavaScript
+        return super().preprocess(nb, resources)

@@ -1,0 +1,108 @@
+"""The one table: every graded cell, where its answer comes from, and which rule judges it.
+
+Each graded test cell of the notebook (by nbgrader ``grade_id``) has one row:
+
+- ``part`` and ``concept``: where it sits in the notebook, and the idea it tests (the mutation
+  suite counts a mistake as *precise* when it loses only its own concept's cells);
+- ``answer``: what is collected to judge it. A *probe* answer comes from calling the student's
+  functions with fresh inputs in a clean sandboxed process (``inside/probe.py``); a *kernel*
+  answer is handed over by the notebook's own kernel after the cell runs
+  (``inside/handover.py``): the trained models, which are then measured, not believed;
+- ``rule``: the function of :mod:`cnnkit_grader.rules` that judges the evidence.
+
+Nothing else in the grader names a graded cell.
+"""
+
+from dataclasses import dataclass
+
+from . import rules
+from .evidence import Fail
+
+
+@dataclass(frozen=True)
+class Task:
+    part: str
+    concept: str
+    answer: str
+    rule: object
+
+
+TASKS = {
+    "test_build_form": Task("A", "architecture", "build", rules.build_form),
+    "test_build_structure": Task("A", "architecture", "build", rules.build_structure),
+    "test_regression_losses": Task("B", "regression losses", "regression", rules.regression),
+    "test_compile_form": Task("C", "compiling", "compiled", rules.compile_form),
+    "test_compile_loss": Task("C", "loss", "compiled", rules.compile_loss),
+    "test_compile_optimizer": Task("C", "optimizer", "compiled", rules.compile_optimizer),
+    "test_compile_metrics": Task("C", "metrics", "compiled", rules.compile_metrics),
+    "test_updates_per_epoch": Task("D", "epochs and batches", "updates", rules.updates),
+    "test_train_form": Task("E", "training", "train", rules.train_form),
+    "test_train_history": Task("E", "training", "train", rules.train_history),
+    "test_plot_form": Task("F", "plotting", "plot", rules.plot_form),
+    "test_plot_content": Task("F", "plotting", "plot", rules.plot_content),
+    "test_dropout_form": Task("G", "dropout layer", "dropout", rules.dropout_form),
+    "test_dropout_layer": Task("G", "dropout layer", "dropout", rules.dropout_layer),
+    # Only the held-out test can see a learning rate that ruins training, or no training.
+    "test_heldout_accuracy": Task("G", "training the dropout model", "dropout", rules.heldout),
+    "test_tuning_form": Task("H", "tuning", "tuning", rules.tuning_form),
+    "test_tuning_best": Task("H", "tuning", "tuning", rules.tuning_best),
+    "test_save_form": Task("I", "saving", "saving", rules.save_form),
+    "test_save_best": Task("I", "saving", "saving", rules.save_best),
+}
+
+# Answers the probe collects by calling the student's functions, in this order, and the
+# notebook cells (by grade_id) it runs to define them. The setup cell is locked (nbgrader
+# restores it), so it runs whole; the answer cells that define functions run whole too;
+# every other cell lends the probe only its imports, functions and classes.
+PROBE_ANSWERS = ("build", "regression", "compiled", "updates", "train", "plot")
+SETUP_CELL = "setup"
+DATA_CELL = "data"             # never run by the probe: it gets fresh images instead
+FUNCTION_CELLS = ("build_model", "regression_losses", "compile_model", "train", "plot_history")
+UPDATES_CELL = "updates_per_epoch"   # run whole, with fresh N_TRAIN and BATCH_SIZE
+
+# Answers the kernel hands over after a graded cell: the models the notebook trained.
+KERNEL_ANSWERS = ("dropout", "tuning", "saving")
+
+# Part G's rules compare model_dropout with build_model() and compile_model(...): the answers a
+# rule reads besides its own (autograde collects every answer anyway; selfcheck only these).
+ALSO = {"dropout": ("build", "compiled")}
+
+# The model files each answer brings, and the validation set each is measured on.
+MODELS = {"build": ("base",), "compiled": ("compiled",), "train": ("trained",), "dropout": ("dropout",),
+          "saving": ("final_base", "final_dropout")}   # tuning: tuned_0 ..; saving: saved:<file name> too
+PREDICTS_HELDOUT = ("dropout",)
+
+
+def concept_cells():
+    """{concept: frozenset of grade_ids}: the cells each concept owns."""
+    cells = {}
+    for grade_id, task in TASKS.items():
+        cells.setdefault(task.concept, set()).add(grade_id)
+    return {concept: frozenset(ids) for concept, ids in cells.items()}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    failure: str        # "<grade_id without test_>.<failure id>", or None when passed
+    message: str        # what the student sees ("" when there is nothing to say)
+    measured: dict = None
+
+
+def judge(grade_id, evidence):
+    """The verdict for one graded cell, from its rule and the evidence."""
+    name = grade_id.removeprefix("test_")
+    if grade_id in evidence.not_run:
+        return Verdict(False, "any.not_run", f"Not run: {evidence.fault}.")
+    try:
+        note = TASKS[grade_id].rule(evidence)
+    except Fail as fail:
+        failure = fail.failure if fail.failure.startswith("any.") else f"{name}.{fail.failure}"
+        return Verdict(False, failure, fail.message, fail.measured)
+    except Exception as err:  # noqa: BLE001 - odd evidence fails this cell, never the submission
+        return Verdict(False, "any.grader_error", "The grader could not judge this answer from what your "
+                       f"notebook produced ({type(err).__name__}); check that the code above runs as the "
+                       "assignment asks, or ask your instructor.")
+    if isinstance(note, tuple):
+        return Verdict(True, None, note[0], note[1])
+    return Verdict(True, None, note or "")

@@ -1,0 +1,159 @@
+"""What one course hub is: where its state lives, its port, its course and its people.
+
+``./kit hub start`` reads the ``CNNKIT_HUB_*`` environment variables (defaults below), and
+writes the result to ``ROOT/hub.json``; ``hub/jupyterhub_config.py`` reads that file, so
+the hub and the script that prepared it never disagree. Tests build a Settings of their own.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parent.parent
+CONFIG_FILE = KIT / "hub" / "jupyterhub_config.py"
+JUPYTER_CONFIG = KIT / "hub" / "jupyter"  # copied to Settings.jupyter_config at start
+PROXY_BIN = KIT / "hub" / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
+ASSIGNMENT = "compile_and_train"
+SETTINGS_VAR = "CNNKIT_HUB_SETTINGS"
+# Settings the grader's pipeline reads from its environment (nbgrader_config.py, cnnkit_grader),
+# passed on to the grader service when the hub's starter has them set.
+GRADER_ENV = ("CNNKIT_SANDBOX", "CNNKIT_SANDBOX_USER", "CNNKIT_CELL_TIMEOUT", "NBGRADER_DB_URL")
+
+
+def _words(value):
+    return tuple(value.split())
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: str                        # hub state: database, cookie secret, logs, passwords, exchange
+    port: int = 18000                # the proxy's public port; the hub's own ports follow it
+    domain: str = "localhost"        # users get <name>.<domain>; "" turns subdomains off
+    course_id: str = "cnn-compile-train"
+    instructors: tuple = ("instructor",)
+    students: tuple = ("student1", "student2")
+    home_base: str = "/home"         # each account's home is home_base/<name>
+    cifar10_dir: str = ""            # CIFAR-10 on disk, for students' kernels and the grader
+    budget: str = ""                 # CNNKIT_BUDGET for every server ("" = each context's own)
+    python_bin: str = "/opt/cnnkit-hub/venv/bin"  # the course's Python: hub/install.sh makes it
+    grader_env: dict = field(default_factory=dict)
+
+    # ---- derived names and places
+    @property
+    def grader(self):
+        """The account the formgrader service runs as (nbgrader's docs: grader-<course>)."""
+        return f"grader-{self.course_id}"
+
+    @property
+    def users(self):
+        """Everyone who logs in, in a fixed order (their servers' ports follow it)."""
+        return tuple(self.instructors) + tuple(self.students)
+
+    def home(self, user):
+        return Path(self.home_base) / user
+
+    @property
+    def course_dir(self):
+        return self.home(self.grader) / self.course_id
+
+    @property
+    def jupyter_config(self):
+        """hub/jupyter/, copied where every account can read it."""
+        return Path(self.root) / "jupyter"
+
+    @property
+    def exchange(self):
+        return Path(self.root) / "exchange"
+
+    @property
+    def hub_host(self):
+        return f"{self.domain or '127.0.0.1'}:{self.port}"
+
+    @property
+    def url(self):
+        return f"http://{self.hub_host}/"
+
+    def user_url(self, user):
+        host = f"{user}.{self.hub_host}" if self.domain else self.hub_host
+        return f"http://{host}/user/{user}/"
+
+    @property
+    def service_url(self):
+        """The grader service (the course's formgrader), on its own subdomain when enabled."""
+        host = f"{self.course_id}--service.{self.hub_host}" if self.domain else self.hub_host
+        return f"http://{host}/services/{self.course_id}/"
+
+    # ---- ports: everything the hub listens on is in [port, port + 10 + number of users)
+    @property
+    def proxy_api_port(self):
+        return self.port + 1
+
+    @property
+    def hub_port(self):
+        return self.port + 2
+
+    @property
+    def service_port(self):
+        return self.port + 3
+
+    def user_port(self, user):
+        return self.port + 10 + self.users.index(user)
+
+    # ---- files
+    @property
+    def settings_file(self):
+        return Path(self.root) / "hub.json"
+
+    @property
+    def passwords_file(self):
+        return Path(self.root) / "passwords.txt"
+
+    @property
+    def pid_file(self):
+        return Path(self.root) / "jupyterhub.pid"
+
+    @property
+    def log_file(self):
+        return Path(self.root) / "jupyterhub.log"
+
+    @property
+    def status_token_file(self):
+        return Path(self.root) / "status-token"
+
+    def save(self):
+        Path(self.root).mkdir(parents=True, exist_ok=True)
+        self.settings_file.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return self.settings_file
+
+    @classmethod
+    def load(cls, path):
+        data = json.loads(Path(path).read_text())
+        for key in ("instructors", "students"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+    @classmethod
+    def from_environment(cls, env=os.environ):
+        """The hub ``./kit hub start`` runs: CNNKIT_HUB_* variables, else the defaults above."""
+        default = cls(root="")
+        return cls(
+            root=env.get("CNNKIT_HUB_ROOT", "/srv/cnnkit-hub"),
+            port=int(env.get("CNNKIT_HUB_PORT", default.port)),
+            domain=env.get("CNNKIT_HUB_DOMAIN", default.domain),
+            course_id=env.get("CNNKIT_HUB_COURSE", default.course_id),
+            instructors=_words(env.get("CNNKIT_HUB_INSTRUCTORS", " ".join(default.instructors))),
+            students=_words(env.get("CNNKIT_HUB_STUDENTS", " ".join(default.students))),
+            home_base=env.get("CNNKIT_HUB_HOMES", default.home_base),
+            cifar10_dir=env.get("CIFAR10_DIR", ""),
+            budget=env.get("CNNKIT_BUDGET", ""),
+            grader_env={key: env[key] for key in GRADER_ENV if key in env},
+            python_bin=str(Path(env.get("CNNKIT_HUB_ENV", "/opt/cnnkit-hub/venv")) / "bin"),
+        )
+
+    @classmethod
+    def running(cls, env=os.environ):
+        """The settings a started hub saved, for ``stop`` and ``status``."""
+        root = env.get("CNNKIT_HUB_ROOT", "/srv/cnnkit-hub")
+        saved = Path(root) / "hub.json"
+        return cls.load(saved) if saved.exists() else None

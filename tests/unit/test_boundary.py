@@ -1,0 +1,210 @@
+"""The trust boundary's parts, tried as an attacker would: links, FIFOs, sparse files, floods,
+relative paths, and a self-test that must fail when isolation fails."""
+
+import dataclasses
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from cnnkit_grader import cgroups, files, intake, modelfile, sandbox
+
+LIMITS = files.Limits(files=3, file_bytes=1000, total_bytes=1500)
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A folder as a sandbox could leave it: links out, a FIFO, a sparse giant, too many files."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the gradebook")
+    folder = tmp_path / "work"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "ok.txt").write_text("fine")
+    (folder / "link.txt").symlink_to(secret)
+    (folder / "sub" / "link_dir").symlink_to(tmp_path)
+    (folder / "sub" / "deep.txt").write_text("fine too")
+    os.mkfifo(folder / "pipe")
+    with open(folder / "sparse.bin", "wb") as out:
+        out.truncate(10 * 2**30)
+    for i in range(5):
+        (folder / f"m{i}.keras").write_bytes(b"x" * 400)
+    return folder
+
+
+def test_non_regular_finds_every_link_and_fifo_at_any_depth(hostile):
+    assert files.non_regular(hostile) == ["link.txt", "pipe", "sub/link_dir"]
+
+
+def test_take_never_follows_a_link_never_blocks_on_a_fifo_and_stops_at_the_limits(hostile, tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    names = ["link.txt", "pipe", "sparse.bin", "ok.txt"] + [f"m{i}.keras" for i in range(5)]
+    taken = files.take(hostile, names, target, LIMITS)
+    assert taken.names == ["ok.txt", "m0.keras", "m1.keras"]
+    assert "link.txt (a link or unreadable)" in taken.refused
+    assert "pipe (not a regular file)" in taken.refused
+    assert "sparse.bin (10,240 MB; at most 0 MB)" in taken.refused
+    assert "m3.keras (more than 3 files)" in taken.refused
+    assert sorted(p.name for p in target.iterdir()) == ["m0.keras", "m1.keras", "ok.txt"]
+
+
+def test_take_refuses_a_folder_that_is_a_link(hostile, tmp_path):
+    target = tmp_path / "taken"
+    target.mkdir()
+    assert files.take(hostile / "sub" / "link_dir", ["secret.txt"], target, LIMITS).names == []
+
+
+def test_copy_tree_copies_regular_files_only(hostile, tmp_path):
+    target = tmp_path / "copy"
+    target.mkdir()
+    taken = files.copy_tree(hostile, target, files.Limits(files=100, file_bytes=2**20, total_bytes=2**21),
+                            skip=lambda name: name.endswith(".keras"))
+    assert sorted(taken.names) == ["ok.txt", "sub/deep.txt"]
+    assert {r.split(" ")[0] for r in taken.refused} == {"link.txt", "pipe", "sparse.bin", "sub/link_dir"}
+    assert not (target / "link.txt").exists() and not (target / "sub" / "link_dir").exists()
+
+
+def test_a_notebook_that_is_a_link_is_not_read(tmp_path):
+    real = tmp_path / "other_student.ipynb"
+    real.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    link = tmp_path / "compile_and_train.ipynb"
+    link.symlink_to(real)
+    with pytest.raises(OSError):
+        intake.read_notebook(link)
+    assert intake.read_notebook(real).cells == []
+
+
+def test_the_sandbox_command_sizes_tmp_and_shm_and_makes_dev_read_only(tmp_path):
+    with sandbox.slot() as slot:
+        argv = sandbox.command(["true"], slot, writable=[tmp_path], with_data=False)
+    text = " ".join(argv)
+    assert f"--size {sandbox.TMP_BYTES} --perms 1777 --tmpfs /tmp" in text
+    assert f"--size {sandbox.SHM_BYTES} --perms 1777 --tmpfs /dev/shm" in text
+    assert "--remount-ro /dev" in text and "--unshare-net" in text and "--clearenv" in text
+    root = str(Path(__file__).resolve().parents[2])
+    binds = [argv[i + 1] for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind", "--ro-bind-try")]
+    assert root not in binds and not any(b in (root + "/source", root + "/submitted") for b in binds)
+    if os.geteuid() == 0:
+        assert f"--reuid={slot.uid}" in text and f"--nproc={sandbox.PROCESS_LIMIT}" in text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="slot users exist only when grading as root")
+def test_two_submissions_at_once_get_two_users():
+    with sandbox.slot() as first, sandbox.slot() as second:
+        assert first.uid != second.uid and first.name != second.name
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    with sandbox.scratch_folder() as (folder, _):
+        (folder / "compile_and_train.ipynb").write_text("{}")
+        yield folder
+
+
+def _self_test(scratch, hidden):
+    with sandbox.slot() as slot:
+        sandbox.give(scratch, slot, include_root=False)
+        sandbox.self_test(slot, scratch, [scratch], files.list_names(scratch), hidden)
+
+
+def test_the_self_test_passes_when_the_course_is_out_of_reach(scratch, cifar_dir):
+    root = Path(__file__).resolve().parents[2]
+    _self_test(scratch, [root / "source", root / "submitted", root / ".git", cifar_dir])
+
+
+def test_the_self_test_fails_when_a_hidden_path_is_visible(scratch):
+    (scratch / "gradebook.db").write_text("pretend")
+    with pytest.raises(sandbox.IsolationError, match="can see .*gradebook.db"):
+        _self_test(scratch, [scratch / "gradebook.db"])
+
+
+def test_the_self_test_fails_when_the_folder_holds_more_than_the_submission(scratch):
+    with sandbox.slot() as slot:
+        sandbox.give(scratch, slot, include_root=False)
+        with pytest.raises(sandbox.IsolationError, match="not only the submission's files"):
+            sandbox.self_test(slot, scratch, [scratch], ["something_else.ipynb"], [])
+
+
+def test_a_lambda_layer_is_refused_before_anything_loads_it(tmp_path):
+    import keras
+
+    marker = tmp_path / "lambda-ran"
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Lambda(lambda t, path=str(marker): (open(path, "w").write("ran"), t)[1])(inputs)
+    keras.Model(inputs, outputs).save(tmp_path / "bad.keras")
+    marker.unlink(missing_ok=True)  # building the model ran it once, here, in the test
+    with pytest.raises(modelfile.UnsafeModel, match="Lambda"):
+        modelfile.read_config(tmp_path / "bad.keras")
+    from cnnkit_grader import measurement
+    models = measurement.check_files({"saved": tmp_path / "bad.keras"})
+    assert models["saved"].rejected and models["saved"].config is None
+    assert not marker.exists()
+
+
+def test_a_folder_nested_deeper_than_the_limit_is_refused_not_walked(tmp_path):
+    deep = tmp_path / "deep"
+    path = deep
+    for _ in range(files.MAX_DEPTH + 5):
+        path = path / "d"
+    path.mkdir(parents=True)
+    (path / "x.txt").write_text("bottom")
+    assert files.non_regular(deep) == ["/".join(["d"] * (files.MAX_DEPTH + 1))]
+    target = tmp_path / "copy"
+    target.mkdir()
+    taken = files.copy_tree(deep, target, files.Limits(files=10, file_bytes=100, total_bytes=100))
+    assert taken.names == [] and taken.refused[0].endswith("(nested too deep)")
+
+
+def test_a_submission_folder_that_is_a_link_is_refused_whole(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.txt").write_text("solutions")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert files.non_regular(tmp_path / "link") == ["."]
+    with pytest.raises(OSError):
+        files.copy_tree(tmp_path / "link", tmp_path, LIMITS)
+
+
+def test_the_hand_over_folder_cannot_be_renamed_by_the_slot_user(tmp_path):
+    """The kernel's folder is sticky and the grader's: a hostile kernel cannot swap the hand-over folder."""
+    import subprocess
+    with sandbox.scratch_folder() as (folder, _), sandbox.slot() as slot:
+        (folder / "mine.txt").write_text("the student's file")
+        sandbox.give(folder, slot, include_root=False)
+        folder.chmod(0o1777)
+        (folder / ".cnnkit-handover").mkdir(mode=0o755)
+        script = ("import os\n"
+                  "for attempt in (lambda: os.rename('.cnnkit-handover', 'x'),\n"
+                  "                lambda: os.rmdir('.cnnkit-handover'),\n"
+                  "                lambda: open('.cnnkit-handover/forged.json', 'w')):\n"
+                  "    try:\n        attempt(); print('DONE')\n    except OSError as err:\n        print('refused', err.errno)\n"
+                  "os.rename('mine.txt', 'renamed.txt'); print('own file ok')\n")
+        import sys
+        argv = sandbox.command([sys.executable, "-c", script], slot, writable=[folder], cwd=folder, with_data=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if os.geteuid() == 0:
+        assert done.stdout.count("refused") == 3 and "DONE" not in done.stdout, done.stdout + done.stderr
+    assert "own file ok" in done.stdout, done.stderr
+
+
+@pytest.mark.skipif(cgroups.mode() is None, reason="this machine lets the grader make no control groups")
+def test_a_slot_bounds_the_memory_of_all_its_processes_together():
+    """Three processes of 150 MB each stay under a per-process limit, but not under the slot's 300 MB."""
+    import subprocess
+    import sys
+    script = ("import os, time\n"
+              "for _ in range(2):\n"
+              "    if os.fork() == 0:\n"
+              "        break\n"
+              "block = bytearray(150 * 2**20)\n"
+              "for i in range(0, len(block), 4096): block[i] = 1\n"
+              "time.sleep(2)\n"
+              "print('survived', flush=True)\n")
+    with sandbox.slot() as slot:
+        groups = cgroups.slot_groups(slot.name, memory=300 * 2**20)
+        argv = sandbox.command([sys.executable, "-c", script], dataclasses.replace(slot, groups=tuple(groups)),
+                               with_data=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        cgroups.slot_groups(slot.name)  # back to the slot's own limits
+    assert done.stdout.count("survived") < 3
