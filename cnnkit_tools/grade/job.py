@@ -64,6 +64,7 @@ def course_part(course_dir, assignment, db_url):
     from nbgrader.api import Gradebook, MissingEntry
 
     course_dir = Path(course_dir)
+    _course_secret(course_dir)
     with tempfile.TemporaryDirectory(prefix="cnnkit-template-") as scratch:
         scratch = kit_course.copy_course(Path(scratch) / "course", root=course_dir)
         database = scratch / "gradebook.db"
@@ -90,6 +91,18 @@ def course_part(course_dir, assignment, db_url):
             packed.update({f"release/{assignment}/{name}": value
                            for name, value in files.pack(released, ignore=COURSE_IGNORE).items()})
         return packed, database.read_bytes()
+
+
+def _course_secret(course_dir):
+    """The pipeline seeds each student's fresh inputs from a secret kept in the course folder,
+    made on first use. Made here, in the real course, before its files are packed: otherwise
+    every private course would make its own, and a student's inputs would depend on where the
+    task ran instead of matching a serial regrade. (A grader without one: nothing to do.)"""
+    try:
+        from cnnkit_grader import fresh
+    except ImportError:
+        return
+    fresh.course_secret(course_dir)
 
 
 def _pythonpath():

@@ -28,7 +28,7 @@ from cnnkit_tools import course, mutations, submissions
 from cnnkit_tools.grade import batch, compare, outcome as outcomes
 from cnnkit_tools.servers import dask_cluster, postgres
 
-from conftest import make_course
+from courses import make_course
 
 ASSIGNMENT = submissions.ASSIGNMENT
 NOTEBOOK = submissions.NOTEBOOK[:-len(".ipynb")]
