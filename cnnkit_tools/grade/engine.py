@@ -1,0 +1,165 @@
+"""Where tasks run: one engine, dask.distributed, in two modes.
+
+* Local pool (the default): a ``LocalCluster`` of N worker processes with one thread each,
+  on 127.0.0.1, started for the batch and closed after it.
+* Scale-out: ``--scheduler tcp://HOST:PORT`` connects to an existing cluster whose workers
+  have the kit installed and CIFAR-10 on disk (docs/scale.md).
+
+Either way, a task that raises is retried once (``retries=1``), and a task whose worker
+dies is rescheduled on another worker once: the scheduler's ``allowed-failures`` is 1 (set
+in the local pool's config, by servers.dask_cluster for the scripted cluster, and on an
+existing scheduler at connect time). A task that fails twice comes back as a grader error
+with the reason; the batch goes on. Each attempt announces itself to the scheduler's event
+log, so the client can say how many attempts a submission took even when a worker died.
+"""
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import dask
+
+from . import task
+
+ALLOWED_FAILURES = 1
+START_TOPIC = "cnnkit-grade-start"
+
+
+def default_workers():
+    """One single-thread worker per core this process may use (docs/scale.md says why; the
+    benchmark's --threads-check compares it with fewer, wider workers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def port_range():
+    """``CNNKIT_GRADE_PORTS=FIRST-LAST`` keeps the local pool's listening ports in a range
+    (a shared machine, a firewall); unset, the operating system picks free ones."""
+    spec = os.environ.get("CNNKIT_GRADE_PORTS")
+    if not spec:
+        return None
+    first, last = (int(part) for part in spec.replace(":", "-").split("-"))
+    return first, last
+
+
+def _shared(value):
+    return value
+
+
+@dataclass
+class Failure:
+    kind: str
+    detail: str
+
+
+class Engine:
+    """A dask client on a local pool or an existing scheduler; a context manager."""
+
+    def __init__(self, scheduler=None, workers=None):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler, timeout="30s")
+            self._allow_one_retry()
+            self.mode = f"dask scheduler {scheduler}"
+        else:
+            workers = workers or default_workers()
+            ports = port_range()
+            extra = {}
+            if ports:
+                first, last = ports
+                extra = {"scheduler_port": first,
+                         "port": f"{first + 1}:{last}", "worker_port": f"{first + 1}:{last}"}
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            host="127.0.0.1", dashboard_address=None,
+                                            memory_limit=0, silence_logs=50, **extra)
+            self.client = Client(self.cluster)
+            self.mode = f"local pool, {workers} worker{'s' * (workers != 1)} x 1 thread"
+
+    def _allow_one_retry(self):
+        """Make an existing scheduler give up on a task after its second worker dies."""
+        def configure(dask_scheduler):
+            previous = dask_scheduler.allowed_failures
+            dask_scheduler.allowed_failures = ALLOWED_FAILURES
+            return previous
+        try:
+            self.previous_allowed_failures = self.client.run_on_scheduler(configure)
+        except Exception as error:  # a scheduler that refuses remote calls: say so, go on
+            self.previous_allowed_failures = None
+            print(f"warning: could not set allowed-failures on the scheduler ({error}); "
+                  "start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1")
+
+    def workers(self):
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    def attempts(self):
+        """{task key: number of attempts started} from the scheduler's event log."""
+        counts = {}
+        for _, message in self.client.get_events(START_TOPIC):
+            counts[message["key"]] = counts.get(message["key"], 0) + 1
+        return counts
+
+    def threads(self):
+        return sum(w.get("nthreads", 1) for w in self.client.scheduler_info().get("workers", {}).values())
+
+    def run(self, shared, jobs, fn=None):
+        """Run fn(shared, job) for every job; yield (job, result or Failure, attempts) as
+        each finishes, in completion order.
+
+        No more tasks are in flight than the cluster has threads (re-read as workers come
+        and go). Dask would otherwise queue tasks on busy workers, and a worker's death
+        counts against every task queued there: an innocent submission could be charged
+        with two deaths it never ran into. This way a worker holds only what it runs."""
+        from distributed import as_completed
+
+        fn = fn or task.grade
+        batch = uuid.uuid4().hex[:8]
+        # What every task shares goes to the workers once, as the result of a task rather than
+        # scattered data: dask recomputes a task's lost result when its worker dies, but
+        # cannot recover scattered data.
+        shared_future = self.client.submit(_shared, shared, key=f"cnnkit-shared-{batch}", pure=False)
+        pending, in_flight = list(jobs), {}
+        finished = as_completed()
+
+        def fill():
+            while pending and len(in_flight) < max(1, self.threads()):
+                job = dict(pending.pop(0))
+                job["key"] = f"{job['key']}-{batch}"
+                future = self.client.submit(fn, shared_future, job, key=job["key"], retries=1, pure=False)
+                in_flight[future] = job
+                finished.add(future)
+
+        fill()
+        for future in finished:
+            job = in_flight.pop(future)
+            fill()
+            yield (job, *self._outcome(future, job))
+            future.release()
+        shared_future.release()
+
+    def _outcome(self, future, job):
+        from distributed.scheduler import KilledWorker
+
+        attempts = max(self.attempts().get(job["key"], 1), 1)
+        if future.status == "finished":
+            return future.result(), attempts
+        error = future.exception()
+        if isinstance(error, KilledWorker):
+            return Failure("worker_died", f"the worker died while grading, twice (last on "
+                                          f"{error.last_worker.address})"), max(attempts, ALLOWED_FAILURES + 1)
+        return Failure("task_failed", f"{type(error).__name__}: {error}"), max(attempts, 2)
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,141 @@
+"""The client's side of a task: what one submission's grading needs, as data.
+
+Every task of a batch shares the course part: what ``course.copy_course`` copies (the
+course's ``nbgrader_config.py`` and ``source/``: nbgrader autograde copies the source's
+data files next to the notebook), the assignment's ``release/`` folder (the grader reads
+it), and a template gradebook that holds only the assignment's definition (its notebooks,
+cells, points, checksums and due date: nbgrader restores test cells from it). The template
+is made once per batch by the real ``nbgrader generate_assignment`` in a scratch copy of
+the course, so a worker's private gradebook defines the assignment exactly as the real one
+does, without the worker ever opening the real one.
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import course as kit_course
+from . import files, task
+
+# Course settings that decide a grade travel with the job, so a worker on another machine
+# grades by the same rules as the client (the budget, the cell timeout, ...). What only
+# describes a machine stays there.
+# (Whether and as whom to sandbox is each machine's; so are the threads per submission and
+# ./kit grade's own settings.)
+MACHINE_LOCAL = ("CNNKIT_SANDBOX", "CNNKIT_THREADS", "CNNKIT_GRADE_")
+SHARED_PREFIXES = ("CNNKIT_", "NBGRADER_COURSE_ID")
+COURSE_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "*.keras", "*.h5")
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    folder: Path
+    submitted_at: str | None
+
+
+def find_submissions(course_dir, assignment, students=None):
+    """The submissions in submitted/*/ASSIGNMENT/, by student id (sorted), optionally only
+    the given students. A student named but without a submission raises."""
+    root = Path(course_dir) / "submitted"
+    found = {}
+    for folder in sorted(root.glob(f"*/{assignment}")):
+        if folder.is_dir():
+            student = folder.parent.name
+            found[student] = Submission(student, folder, files.submitted_at(folder))
+    if students:
+        missing = sorted(set(students) - set(found))
+        if missing:
+            raise SystemExit(f"no submission of {assignment} in {root} for: {', '.join(missing)}")
+        found = {s: found[s] for s in sorted(set(students))}
+    return found
+
+
+def course_part(course_dir, assignment, db_url):
+    """What every task gets of the course, as data: the files of ``course.copy_course`` (the
+    config and source/), the assignment's release/ folder, and SQLite bytes of a gradebook
+    that holds only the assignment's definition.
+
+    The gradebook is made by ``nbgrader generate_assignment`` in a scratch copy of the course,
+    with the real gradebook's due date carried over so late penalties come out the same. The
+    course's own release/ is kept when it has one (it is what students got, and the grader
+    compares submissions with it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course_dir = Path(course_dir)
+    _course_secret(course_dir)
+    with tempfile.TemporaryDirectory(prefix="cnnkit-template-") as scratch:
+        scratch = kit_course.copy_course(Path(scratch) / "course", root=course_dir)
+        database = scratch / "gradebook.db"
+        url = f"sqlite:///{database}"
+        log = kit_course.nbgrader(scratch, "generate_assignment", assignment, "--force",
+                                  NBGRADER_DB_URL=url, PYTHONPATH=_pythonpath()).stdout
+        if task.CONFIG_FAILED in log:
+            raise RuntimeError(f"nbgrader could not load {course_dir}/nbgrader_config.py:\n"
+                               + task._tail(log, after=task.CONFIG_FAILED))
+        with Gradebook(db_url) as real:
+            try:
+                duedate = real.find_assignment(assignment).duedate
+            except MissingEntry:
+                duedate = None
+        if duedate is not None:
+            with Gradebook(url) as template:
+                template.update_or_create_assignment(assignment, duedate=duedate)
+        packed = files.pack(scratch, ignore=COURSE_IGNORE)
+        del packed["gradebook.db"]
+        released = course_dir / "release" / assignment
+        if released.is_dir():
+            packed = {name: value for name, value in packed.items()
+                      if not name.startswith(f"release/{assignment}/")}
+            packed.update({f"release/{assignment}/{name}": value
+                           for name, value in files.pack(released, ignore=COURSE_IGNORE).items()})
+        return packed, database.read_bytes()
+
+
+def _course_secret(course_dir):
+    """The pipeline seeds each student's fresh inputs from a secret kept in the course folder,
+    made on first use. Made here, in the real course, before its files are packed: otherwise
+    every private course would make its own, and a student's inputs would depend on where the
+    task ran instead of matching a serial regrade. (A grader without one: nothing to do.)"""
+    try:
+        from cnnkit_grader import fresh
+    except ImportError:
+        return
+    fresh.course_secret(course_dir)
+
+
+def _pythonpath():
+    return os.pathsep.join(p for p in (str(task.KIT_ROOT), os.environ.get("PYTHONPATH")) if p)
+
+
+def shared_environment(environ=os.environ):
+    return {name: value for name, value in environ.items()
+            if name.startswith(SHARED_PREFIXES) and not name.startswith(MACHINE_LOCAL)}
+
+
+SUBMISSION_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback", "*.keras", "*.h5")
+
+
+def make_jobs(course_dir, assignment, submissions, db_url, threads=1, timeout=None):
+    """What every task shares (sent to the workers once), and one job per submission.
+
+    A submission's files that nbgrader would not copy anyway (its ignore list and the kit's
+    model files: models must come from the grading run) stay behind."""
+    course, gradebook = course_part(course_dir, assignment, db_url)
+    shared = {"assignment": assignment, "course": course, "gradebook": gradebook,
+              "env": shared_environment(), "threads": threads,
+              # the grader's code comes from the worker's kit unless the course folder carries it
+              "kit_digest": None if any(n.startswith(task.GRADER_PACKAGE + "/") for n in course)
+              else task.kit_digest(),
+              "timeout": timeout or int(os.environ.get("CNNKIT_GRADE_TIMEOUT", task.DEFAULT_TIMEOUT))}
+    jobs = []
+    for submission in submissions.values():
+        job = {"student": submission.student, "key": f"grade-{assignment}-{submission.student}",
+               "submitted_at": submission.submitted_at}
+        try:
+            job["submission"] = files.pack(submission.folder, ignore=SUBMISSION_IGNORE)
+        except files.TooLarge as error:
+            job["refused"] = str(error)
+        jobs.append(job)
+    return shared, jobs

@@ -1,0 +1,75 @@
+"""The engine's promises, with tiny tasks on a real local pool (two worker processes).
+
+A task whose worker dies is tried once more elsewhere, then reported as a grader error with
+the reason; a task that raises is retried once; the other tasks of the batch are not
+affected. These run in seconds: the tasks sleep or die instead of grading.
+"""
+
+import os
+import signal
+import time
+
+import pytest
+
+from cnnkit_tools.grade import engine as engines, task
+
+
+def work(shared, job):
+    """A stand-in for task.grade with the same announcement, doing what the job says."""
+    task._announce(job)
+    if job["do"] == "die":
+        time.sleep(1)  # let the announcement reach the scheduler first
+        os.kill(os.getpid(), signal.SIGKILL)
+    if job["do"] == "raise":
+        raise RuntimeError("disk full")
+    if job["do"] == "die_once":
+        marker = os.path.join(shared["scratch"], job["key"])
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            time.sleep(1)
+            os.kill(os.getpid(), signal.SIGKILL)
+    return {"student": job["student"], "pid": os.getpid(), "scale": shared["scale"]}
+
+
+@pytest.fixture(scope="module")
+def pool():
+    os.environ.setdefault("CNNKIT_GRADE_PORTS", "18160-18179")
+    with engines.Engine(workers=2) as engine:
+        yield engine
+
+
+def run(pool, tmp_path, todo):
+    jobs = [{"key": f"t-{student}", "student": student, "do": do} for student, do in todo.items()]
+    return {job["student"]: (result, attempts)
+            for job, result, attempts in pool.run({"scale": 7, "scratch": str(tmp_path)}, jobs, fn=work)}
+
+
+def test_a_dead_worker_costs_one_retry_then_a_grader_error(pool, tmp_path):
+    got = run(pool, tmp_path, {"ok1": "work", "doomed": "die", "ok2": "work", "ok3": "work"})
+    result, attempts = got["doomed"]
+    assert isinstance(result, engines.Failure) and result.kind == "worker_died"
+    assert "died while grading, twice" in result.detail and attempts == 2
+    for student in ("ok1", "ok2", "ok3"):  # the batch went on
+        assert got[student][0]["student"] == student and got[student][0]["scale"] == 7
+
+
+def test_a_task_killed_once_succeeds_on_its_second_attempt(pool, tmp_path):
+    got = run(pool, tmp_path, {"unlucky": "die_once", "ok": "work"})
+    result, attempts = got["unlucky"]
+    assert result["student"] == "unlucky" and attempts == 2
+    assert got["ok"][1] == 1
+
+
+def test_a_task_that_raises_is_retried_once_then_reported(pool, tmp_path):
+    got = run(pool, tmp_path, {"broken": "raise", "ok": "work"})
+    result, attempts = got["broken"]
+    assert isinstance(result, engines.Failure) and result.kind == "task_failed"
+    assert result.detail == "RuntimeError: disk full" and attempts == 2
+    assert got["ok"][0]["student"] == "ok"
+
+
+def test_the_pool_has_one_single_threaded_worker_per_requested_slot(pool):
+    pool.client.wait_for_workers(2, timeout=60)  # the nanny restarts workers the tests killed
+    info = pool.client.scheduler_info()["workers"]
+    assert len(info) == 2 and {w["nthreads"] for w in info.values()} == {1}
+    assert pool.mode == "local pool, 2 workers x 1 thread"
