@@ -1,6 +1,7 @@
 """Benchmark grading one submission; prints figures, asserts nothing.
 
     python -m cnnkit_tools.bench [--pairs N] [--skip-student]
+    python -m cnnkit_tools.bench --class N [...]     (a class: cnnkit_tools.grade.bench)
 
 1. Autogrades the reference with the real grading budget (``nbgrader autograde``), timing the
    wall clock and sampling the peak resident memory of the student's kernel, the probe and the
@@ -141,6 +142,9 @@ def print_phases(meta):
 
 
 def main(argv=()):
+    if any(a == "--class" or a.startswith("--class=") for a in argv):
+        from .grade import bench as class_bench  # a whole class, serial vs pool vs Dask (docs/scale.md)
+        return class_bench.main(list(argv))
     parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--pairs", type=int, default=1, help="pairs of bare fit / fit in grading to time")
     parser.add_argument("--skip-student", action="store_true", help="skip the solved notebook's student-budget run")
