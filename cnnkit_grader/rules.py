@@ -373,8 +373,8 @@ def _tuning(ev):
     for i, rate in enumerate(rates):
         if f"tuned_{i}" not in ev.models:
             raise Fail("tuned_models", f"tuned_models has no model for rate {rate}: keep each trained candidate "
-                                       "in tuned_models, by its rate (tuned_models[rate] = candidate); the grader "
-                                       "measures them again.")
+                                       "in tuned_models, a dict from each rate to the model trained with it; the "
+                                       "grader measures them again.")
         ev.model(f"tuned_{i}", f"tuned_models[{rate}]")
     return rates, losses, float(best)
 

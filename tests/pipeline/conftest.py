@@ -2,8 +2,11 @@
 
 The three nbgrader runs go in parallel. Much of grading waits (kernel start, imports, the
 stall attack's sleeping hook), and the fork bomb must meet another submission grading at the
-same time: the smoke course is that other submission.
+same time: the smoke course is that other submission. They start as soon as collection ends,
+when a selected test needs them, so they grade while the other tiers' tests run.
 """
+
+import os
 
 import pytest
 
@@ -11,11 +14,24 @@ from cnnkit_tools import attacks, course, submissions
 
 from courses import SMOKE, STALL, digests, make_course, write_attacks, write_smoke
 
-LAMBDA_MARK = "/tmp/cnnkit-lambda-ran"
+
+
+BATCH_FIXTURES = {"batches", "smoke_course", "attacked", "stalled"}
+
+
+def pytest_collection_finish(session):
+    if os.environ.get("CIFAR10_DIR") and any(BATCH_FIXTURES & set(getattr(item, "fixturenames", ()))
+                                             for item in session.items):
+        session.config.cnnkit_batches = start_batches(session.config._tmp_path_factory, os.environ["CIFAR10_DIR"])
 
 
 @pytest.fixture(scope="session")
-def batches(tmp_path_factory, cifar_dir):
+def batches(request, tmp_path_factory, cifar_dir):
+    started = getattr(request.config, "cnnkit_batches", None)
+    return started if started is not None else start_batches(tmp_path_factory, cifar_dir)
+
+
+def start_batches(tmp_path_factory, cifar_dir):
     smoke = make_course(tmp_path_factory, "smoke_course")
     write_smoke(smoke)
     attack = make_course(tmp_path_factory, "attack_course")

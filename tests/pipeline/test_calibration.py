@@ -21,16 +21,16 @@ from cnnkit_tools import calibrate, course
 def calibration(tmp_path_factory, cifar_dir):
     out = tmp_path_factory.mktemp("calibration")
     done = subprocess.run(
-        [sys.executable, "-m", "cnnkit.calibrate", "--budget", "smoke", "--seeds", "2",
+        [sys.executable, "-m", "cnnkit_tools.calibrate", "--budget", "smoke", "--seeds", "2",
          "--broken-seeds", "1", "--broken", "untrained", "--out", str(out)],
-        env=course.environment(), capture_output=True, text=True, timeout=600)
+        env=course.environment(), cwd=course.ROOT, capture_output=True, text=True, timeout=600)
     return out, done
 
 
 def test_calibration_command_succeeds_and_prints_its_report(calibration):
     out, done = calibration
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert done.stdout.startswith("# Held-out accuracy calibration, budget `smoke`")
+    assert done.stdout.startswith("# Held-out accuracy calibration, budget `smoke`"), done.stdout[:500]
     assert f"written to {out}" in done.stdout
 
 
