@@ -18,53 +18,18 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-import psutil
 
 from cnnkit.budget import BUDGETS
 from cnnkit_grader.thresholds import heldout_threshold
 
 from . import course, submissions
+from .memory import PeakByMarker
 
 GIB = 1024 ** 3
 MARKERS = {"kernel": "ipykernel", "probe": "cnnkit_grader.inside.probe", "measure": "cnnkit_grader.inside.measure"}
 STEP = re.compile(r"(\d+)/\d+ - \S+ - (\d+)(ms|s)/step")
-
-
-class PeakMemory:
-    """Largest resident set size of processes started while active, by a mark in their command line."""
-
-    def __init__(self, markers=MARKERS, interval=0.2):
-        self.markers, self.interval = markers, interval
-        self.peak = {name: 0 for name in markers}
-        self._stop = threading.Event()
-        self._before = {p.pid for p in psutil.process_iter()}
-
-    def _watch(self):
-        while not self._stop.is_set():
-            for process in psutil.process_iter(["pid", "cmdline"]):
-                if process.info["pid"] in self._before:
-                    continue
-                line = " ".join(process.info["cmdline"] or ())
-                for name, marker in self.markers.items():
-                    if marker in line and "bwrap" not in line and "prlimit" not in line:
-                        try:
-                            self.peak[name] = max(self.peak[name], process.memory_info().rss)
-                        except psutil.Error:
-                            pass
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def fit_seconds(text):
@@ -76,7 +41,7 @@ def grade(workdir, student, nb):
     directory = course.copy_course(Path(workdir) / student)
     course.generate_release(directory)
     submissions.write(nb, directory, student)
-    with PeakMemory() as memory:
+    with PeakByMarker(MARKERS) as memory:
         started = time.monotonic()
         course.autograde(directory, student, CNNKIT_BUDGET="")
         seconds = time.monotonic() - started
@@ -127,7 +92,7 @@ def run_solved_notebook(workdir):
     nb = submissions.read(source)
     saved = {k: os.environ.pop(k, None) for k in ("CNNKIT_BUDGET", "NBGRADER_EXECUTION")}
     try:
-        with PeakMemory({"kernel": "ipykernel"}) as memory:
+        with PeakByMarker({"kernel": "ipykernel"}) as memory:
             started = time.monotonic()
             NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(workdir)}}).execute()
             return time.monotonic() - started, memory.peak["kernel"]

@@ -5,7 +5,7 @@
 Both are committed; grader_tests/test_release.py fails when either is out of date.
 """
 
-from . import course, samples, submissions
+from . import course, samples
 
 
 def main(root=course.ROOT):

@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 from .. import course, mutations, submissions, variants
-from . import batch, compare, engine as engines, outcome as outcomes, task
+from . import batch, compare, engine as engines, outcome as outcomes
+from ..memory import PeakTree
 from ..servers import dask_cluster
 
 GIB = 1024 ** 3
@@ -79,7 +80,7 @@ def run_serial(workdir, n):
     started = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
                                cwd=directory, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    with task.PeakTreeMemory(process.pid) as memory:
+    with PeakTree(process.pid) as memory:
         process.wait()
     seconds = time.monotonic() - started
     return {"name": "serial nbgrader autograde", "seconds": seconds, "n": len(students),

@@ -22,10 +22,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+from ..memory import PeakTree
 from . import files
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
@@ -51,42 +51,6 @@ def _die_with_parent():
     worker leaves no nbgrader behind; the sandbox's --die-with-parent takes the kernel too."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-class PeakTreeMemory:
-    """Largest summed resident memory of a process and its descendants, sampled."""
-
-    def __init__(self, pid, interval=0.25):
-        self.pid, self.interval, self.peak = pid, interval, 0
-        self._stop = threading.Event()
-
-    def _sample(self):
-        import psutil
-        try:
-            root = psutil.Process(self.pid)
-            processes = [root] + root.children(recursive=True)
-        except psutil.Error:
-            return
-        total = 0
-        for process in processes:
-            try:
-                total += process.memory_info().rss
-            except psutil.Error:
-                pass
-        self.peak = max(self.peak, total)
-
-    def _watch(self):
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def where():
@@ -135,7 +99,7 @@ def _run_nbgrader(job, course, env):
     process = subprocess.Popen(command, cwd=course, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, errors="replace",
                                start_new_session=True, preexec_fn=_die_with_parent)
-    with PeakTreeMemory(process.pid) as memory:
+    with PeakTree(process.pid) as memory:
         try:
             log, _ = process.communicate(timeout=job.get("timeout") or DEFAULT_TIMEOUT)
             timed_out = False

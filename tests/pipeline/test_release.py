@@ -3,8 +3,6 @@
 import ast
 import re
 
-import nbformat
-import pytest
 from nbclient import NotebookClient
 
 from cnnkit_tools import course, samples, submissions

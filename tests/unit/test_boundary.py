@@ -4,7 +4,6 @@ relative paths, and a self-test that must fail when isolation fails."""
 import dataclasses
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
