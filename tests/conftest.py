@@ -52,3 +52,13 @@ def golden(request):
         assert path.exists(), f"no golden file {path}: run the tests once with --update-goldens"
         assert text == path.read_text(), f"{path} differs from this run: check the change, then --update-goldens"
     return check
+
+
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright driver for the whole run: its sync API refuses to start a second one
+    while another is alive in the process (the hub's browsers and the report's page share it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

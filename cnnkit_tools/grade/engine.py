@@ -44,10 +44,6 @@ def port_range():
     return first, last
 
 
-def _shared(value):
-    return value
-
-
 @dataclass
 class Failure:
     kind: str
@@ -118,10 +114,10 @@ class Engine:
 
         fn = fn or task.grade
         batch = uuid.uuid4().hex[:8]
-        # What every task shares goes to the workers once, as the result of a task rather than
-        # scattered data: dask recomputes a task's lost result when its worker dies, but
-        # cannot recover scattered data.
-        shared_future = self.client.submit(_shared, shared, key=f"cnnkit-shared-{batch}", pure=False)
+        # What every task shares travels inside each task, not as a task or scattered data of
+        # its own: a task with a dependency is placed by data locality, next to the worker
+        # that holds the shared result, queued behind whatever runs there; a worker's death
+        # would then count against it. A task without dependencies goes to an idle worker.
         pending, in_flight = list(jobs), {}
         finished = as_completed()
 
@@ -129,7 +125,7 @@ class Engine:
             while pending and len(in_flight) < max(1, self.threads()):
                 job = dict(pending.pop(0))
                 job["key"] = f"{job['key']}-{batch}"
-                future = self.client.submit(fn, shared_future, job, key=job["key"], retries=1, pure=False)
+                future = self.client.submit(fn, shared, job, key=job["key"], retries=1, pure=False)
                 in_flight[future] = job
                 finished.add(future)
 
@@ -139,7 +135,6 @@ class Engine:
             fill()
             yield (job, *self._outcome(future, job))
             future.release()
-        shared_future.release()
 
     def _outcome(self, future, job):
         from distributed.scheduler import KilledWorker

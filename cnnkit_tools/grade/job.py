@@ -118,7 +118,7 @@ SUBMISSION_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback", "
 
 
 def make_jobs(course_dir, assignment, submissions, db_url, threads=1, timeout=None):
-    """What every task shares (sent to the workers once), and one job per submission.
+    """What every task shares (made once, sent with each task), and one job per submission.
 
     A submission's files that nbgrader would not copy anyway (its ignore list and the kit's
     model files: models must come from the grading run) stay behind."""

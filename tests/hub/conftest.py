@@ -114,14 +114,6 @@ def people(hub):
     return {name: Person(settings, name, passwords[name]).login() for name in settings.users}
 
 
-@pytest.fixture(scope="session")
-def playwright():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        yield driver
-
-
 class Browser:
     """One person's Chromium: a fresh profile, logged in to the hub through its login page."""
 

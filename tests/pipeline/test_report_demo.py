@@ -70,26 +70,23 @@ def built(demo_run):
 
 
 @pytest.fixture(scope="module")
-def page(built):
+def page(built, playwright):
     """The report open in headless Chromium; every request it makes is recorded."""
     if not CHROMIUM.is_file():
         pytest.fail(f"{CHROMIUM} is missing: run tests/install-browser.sh (Debian's chromium package)")
-    from playwright.sync_api import sync_playwright
-
     profile = tempfile.mkdtemp(prefix="cnnkit-chromium-")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            tab = context.new_page()
-            tab.requests = []
-            tab.on("request", lambda request: tab.requests.append(request.url))
-            tab.goto(built.as_uri(), wait_until="load")
-            yield tab
-        finally:
-            context.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    context = playwright.chromium.launch_persistent_context(
+        profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1280, "height": 900})
+    try:
+        tab = context.new_page()
+        tab.requests = []
+        tab.on("request", lambda request: tab.requests.append(request.url))
+        tab.goto(built.as_uri(), wait_until="load")
+        yield tab
+    finally:
+        context.close()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_demo_ends_by_writing_the_report(demo_run, built):
