@@ -39,9 +39,13 @@ def start_batches(tmp_path_factory, cifar_dir):
     stall = make_course(tmp_path_factory, "stall_course")
     write_attacks(stall, cifar_dir, [a for a in attacks.ATTACKS if a.alone]).close()
     before = digests(attack / "submitted")
-    runs = {name: course.start(folder, "autograde", submissions.ASSIGNMENT, "--force",
+    # The attack and stall courses hold the reference only as a peer for the attacks to look
+    # for; the smoke course grades it, so these two leave it ungraded (nbgrader's own exclude).
+    peer = "--CourseDirectory.student_id_exclude=reference"
+    runs = {name: course.start(folder, "autograde", submissions.ASSIGNMENT, "--force", *extra,
                                log=folder / "autograde.log", **env)
-            for name, folder, env in (("smoke", smoke, SMOKE), ("attack", attack, SMOKE), ("stall", stall, STALL))}
+            for name, folder, env, extra in (("smoke", smoke, SMOKE, ()), ("attack", attack, SMOKE, (peer,)),
+                                             ("stall", stall, STALL, (peer,)))}
     return {"smoke": (smoke, runs["smoke"]), "attack": (attack, runs["attack"], listener, before),
             "stall": (stall, runs["stall"])}
 

@@ -120,19 +120,21 @@ def test_a_lambda_layer_is_refused_unloaded(attacked):
     assert verdict["rule"] == "any.model_unsafe" and "Lambda object" in verdict["message"]
 
 
-def test_faults_are_recorded_with_the_parts_kept(attacked):
+def test_faults_are_recorded_with_the_parts_kept(attacked, smoke_course):
     expected = {"exit": ("fault", "kernel_died"), "segfault": ("fault", "kernel_died"),
                 "ignores_interrupt": ("fault", "cell_timeout"), "out_of_memory": ("graded", None),
-                "corrupt_notebook": ("unreadable", None), "reference": ("graded", None)}
+                "corrupt_notebook": ("unreadable", None)}
+    graded = {student: (attacked["dir"], student) for student in expected}
+    graded["reference"], expected["reference"] = (smoke_course, "reference"), ("graded", None)
     for student, (outcome, kind) in expected.items():
-        meta = autograded(attacked["dir"], student).metadata["cnnkit"]
+        meta = autograded(*graded[student]).metadata["cnnkit"]
         assert meta["outcome"] == outcome, student
         assert (meta["fault"] or {}).get("kind") == kind, student
     assert autograded(attacked["dir"], "exit").metadata["cnnkit"]["not_run"] == ["test_save_form", "test_save_best"]
 
 
-def test_every_phase_has_a_timestamp(attacked):
-    phases = [p["phase"] for p in autograded(attacked["dir"], "reference").metadata["cnnkit"]["phases"]]
+def test_every_phase_has_a_timestamp(smoke_course):
+    phases = [p["phase"] for p in autograded(smoke_course, "reference").metadata["cnnkit"]["phases"]]
     for name in ("prepare", "kernel start", "setup", "part A", "part G", "part I", "handover", "probe",
                  "measure", "judge", "write grades"):
         assert name in phases
