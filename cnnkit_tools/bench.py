@@ -72,7 +72,7 @@ h = keras.layers.Conv2D(50, 3, activation="relu")(h)
 h = keras.layers.Dropout(0.2)(h)
 h = keras.layers.Dense(50, activation="relu")(keras.layers.Flatten()(h))
 model = keras.Model(inputs, keras.layers.Dense(10)(h))
-model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"])
+model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 model.fit(x, y, epochs=b.epochs, batch_size=b.batch_size, validation_data=(vx, vy), verbose=2)
 """
 
@@ -80,6 +80,8 @@ model.fit(x, y, epochs=b.epochs, batch_size=b.batch_size, validation_data=(vx, v
 def bare_fit():
     done = subprocess.run([sys.executable, "-c", BARE_FIT], capture_output=True, text=True,
                           env=course.environment(TF_CPP_MIN_LOG_LEVEL=3))
+    if done.returncode != 0 or not fit_seconds(done.stdout + done.stderr):
+        raise RuntimeError("the bare fit failed:\n" + (done.stdout + done.stderr)[-2000:])
     return fit_seconds(done.stdout + done.stderr)
 
 

@@ -19,6 +19,11 @@ from courses import CELLS, RELEASE, SMOKE, autograded, digests, make_course, sho
 from helpers import active_content
 
 
+def home(attacked, student):
+    """The attack course folder that graded ``student`` (the attacks are split over two)."""
+    return attacked["where"][student]
+
+
 def _expected(attack):
     lost = CELLS if "ALL" in attack.fails else attack.fails
     return {g: (0.0 if g in lost else p, p) for g, p in CELLS.items()}
@@ -26,8 +31,8 @@ def _expected(attack):
 
 @pytest.mark.parametrize("attack", [a for a in attacks.ATTACKS if not a.alone], ids=lambda a: a.name)
 def test_attack_scores_what_honest_work_earns(attacked, attack):
-    assert course.scores(attacked["dir"], attack.name) == _expected(attack), attack.what
-    assert attack.says in shown(attacked["dir"], attack.name)
+    assert course.scores(home(attacked, attack.name), attack.name) == _expected(attack), attack.what
+    assert attack.says in shown(home(attacked, attack.name), attack.name)
 
 
 def test_a_hook_that_stalls_every_cell_is_stopped_by_the_notebooks_budget(stalled):
@@ -40,19 +45,19 @@ def test_a_hook_that_stalls_every_cell_is_stopped_by_the_notebooks_budget(stalle
 
 
 def test_absolute_paths_reach_nothing(attacked):
-    text = shown(attacked["dir"], "escape")
+    text = shown(home(attacked, "escape"), "escape")
     for what in ("read the hidden tests", "read the gradebook", "write the gradebook",
                  "read another student", "read the held-out images", "write outside its folder",
                  "reach the network"):
         assert f"blocked: {what}" in text
     assert "ESCAPED" not in text
     assert "NBGRADER_EXECUTION: None" in text
-    assert not (attacked["dir"] / "pwned.txt").exists()
+    assert not any((directory / "pwned.txt").exists() for directory in attacked["before"])
     assert not attacked["reached"]
 
 
 def test_relative_paths_reach_nothing_and_the_folder_holds_only_the_submission(attacked):
-    text = shown(attacked["dir"], "relative_escape")
+    text = shown(home(attacked, "relative_escape"), "relative_escape")
     assert "ESCAPED" not in text
     assert re.search(r"listing \.: \[.*'compile_and_train\.ipynb'.*\]", text)
     listing = re.search(r"listing \.: (\[.*?\])", text).group(1)
@@ -60,30 +65,30 @@ def test_relative_paths_reach_nothing_and_the_folder_holds_only_the_submission(a
 
 
 def test_links_in_a_submission_are_never_followed(attacked):
-    student = attacked["dir"] / "autograded" / "links" / "compile_and_train"
-    feedback = attacked["dir"] / "feedback" / "links" / "compile_and_train"
+    student = home(attacked, "links") / "autograded" / "links" / "compile_and_train"
+    feedback = home(attacked, "links") / "feedback" / "links" / "compile_and_train"
     for name in list(attacks.LINKS) + ["pipe"]:
         assert not os.path.lexists(student / name) and not os.path.lexists(feedback / name)
-    text = shown(attacked["dir"], "links")
+    text = shown(home(attacked, "links"), "links")
     for name in list(attacks.LINKS) + ["pipe"]:
         assert f"blocked: {name}" in text
     assert "ESCAPED" not in text
 
 
 def test_forged_answers_and_replaced_collectors_gain_nothing(attacked):
-    forged = verdicts(attacked["dir"], "forged_answers")
+    forged = verdicts(home(attacked, "forged_answers"), "forged_answers")
     assert forged["test_tuning_best"]["rule"] in ("tuning_best.not_lowest", "tuning_best.val_loss_mismatch")
-    replaced = verdicts(attacked["dir"], "replaced_collector")
+    replaced = verdicts(home(attacked, "replaced_collector"), "replaced_collector")
     assert replaced["test_dropout_form"]["message"] == "model_dropout could not be saved for grading."
 
 
 def test_no_active_content_reaches_the_instructor_or_the_student(attacked):
     from nbconvert import HTMLExporter
 
-    html = course.feedback_html(attacked["dir"], "active_content").read_text()
+    html = course.feedback_html(home(attacked, "active_content"), "active_content").read_text()
     assert active_content(html) == []
     assert "cnnkit-xss-note" in html  # the markup-named file is in the notes, as text
-    nb = autograded(attacked["dir"], "active_content")
+    nb = autograded(home(attacked, "active_content"), "active_content")
     assert active_content(HTMLExporter().from_notebook_node(nb)[0]) == []   # as the formgrader renders it
     kinds = {key for cell in nb.cells for out in cell.get("outputs", []) for key in out.get("data", {})}
     assert not kinds & {"application/javascript", "image/svg+xml", "text/html", "text/markdown"}
@@ -92,7 +97,7 @@ def test_no_active_content_reaches_the_instructor_or_the_student(attacked):
 
 
 def test_tmpfs_and_the_working_folder_are_sized(attacked):
-    text = shown(attacked["dir"], "fill_tmp")
+    text = shown(home(attacked, "fill_tmp"), "fill_tmp")
     filled = {folder: int(mb) for folder, mb in re.findall(r"filled (\S+) with (\d+) MB", text)}
     assert filled["/tmp"] <= sandbox.TMP_BYTES // 2**20
     assert filled["/dev/shm"] <= sandbox.SHM_BYTES // 2**20
@@ -102,13 +107,13 @@ def test_tmpfs_and_the_working_folder_are_sized(attacked):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a process limit per submission needs a slot user (root)")
 def test_a_fork_bomb_stops_at_its_own_limit_while_another_submission_grades(attacked, smoke_course):
-    forks = int(re.search(r"forks stopped at (\d+)", shown(attacked["dir"], "fork_bomb")).group(1))
+    forks = int(re.search(r"forks stopped at (\d+)", shown(home(attacked, "fork_bomb"), "fork_bomb")).group(1))
     assert forks < sandbox.PROCESS_LIMIT
     assert course.scores(smoke_course, "reference") == {g: (p, p) for g, p in CELLS.items()}
 
 
 def test_copy_back_is_capped_in_number_and_size(attacked):
-    folder = attacked["dir"] / "autograded" / "sparse_copy_back" / "compile_and_train"
+    folder = home(attacked, "sparse_copy_back") / "autograded" / "sparse_copy_back" / "compile_and_train"
     models = sorted(p.name for p in folder.iterdir() if p.suffix == ".keras")
     assert "huge.keras" not in models and len(models) == 10
     assert {"cifar_model.keras", "cifar_model_dropout.keras"} <= set(models)
@@ -116,7 +121,7 @@ def test_copy_back_is_capped_in_number_and_size(attacked):
 
 
 def test_a_lambda_layer_is_refused_unloaded(attacked):
-    verdict = verdicts(attacked["dir"], "lambda_layer")["test_save_best"]
+    verdict = verdicts(home(attacked, "lambda_layer"), "lambda_layer")["test_save_best"]
     assert verdict["rule"] == "any.model_unsafe" and "Lambda object" in verdict["message"]
 
 
@@ -124,13 +129,13 @@ def test_faults_are_recorded_with_the_parts_kept(attacked, smoke_course):
     expected = {"exit": ("fault", "kernel_died"), "segfault": ("fault", "kernel_died"),
                 "ignores_interrupt": ("fault", "cell_timeout"), "out_of_memory": ("graded", None),
                 "corrupt_notebook": ("unreadable", None)}
-    graded = {student: (attacked["dir"], student) for student in expected}
+    graded = {student: (home(attacked, student), student) for student in expected}
     graded["reference"], expected["reference"] = (smoke_course, "reference"), ("graded", None)
     for student, (outcome, kind) in expected.items():
         meta = autograded(*graded[student]).metadata["cnnkit"]
         assert meta["outcome"] == outcome, student
         assert (meta["fault"] or {}).get("kind") == kind, student
-    assert autograded(attacked["dir"], "exit").metadata["cnnkit"]["not_run"] == ["test_save_form", "test_save_best"]
+    assert autograded(home(attacked, "exit"), "exit").metadata["cnnkit"]["not_run"] == ["test_save_form", "test_save_best"]
 
 
 def test_every_phase_has_a_timestamp(smoke_course):
@@ -141,29 +146,30 @@ def test_every_phase_has_a_timestamp(smoke_course):
 
 
 def test_floods_are_cut_and_big_files_left_out(attacked):
-    notebook = course.autograded_notebook(attacked["dir"], "noise")
+    notebook = course.autograded_notebook(home(attacked, "noise"), "noise")
     assert notebook.stat().st_size < 2_000_000
-    assert "Not given to your notebook: big_data.bin (60 MB)" in shown(attacked["dir"], "noise")
+    assert "Not given to your notebook: big_data.bin (60 MB)" in shown(home(attacked, "noise"), "noise")
 
 
 def test_submitted_files_are_never_modified(attacked):
-    assert digests(attacked["dir"] / "submitted") == attacked["before"]
+    for directory, before in attacked["before"].items():
+        assert digests(directory / "submitted") == before
 
 
 def test_grading_twice_gives_the_same_result(attacked):
-    first = course.scores(attacked["dir"], "segfault")
-    course.autograde(attacked["dir"], "segfault", **SMOKE)
-    assert course.scores(attacked["dir"], "segfault") == first
+    first = course.scores(home(attacked, "segfault"), "segfault")
+    course.autograde(home(attacked, "segfault"), "segfault", **SMOKE)
+    assert course.scores(home(attacked, "segfault"), "segfault") == first
 
 
 def test_feedback_shows_names_points_and_messages_not_test_code(attacked, cifar_dir):
-    html = course.feedback_html(attacked["dir"], "patched_keras").read_text()
+    html = course.feedback_html(home(attacked, "patched_keras"), "patched_keras").read_text()
     assert "build_model() has the lesson&#x27;s layers and 87,060 parameters (hidden test)" in html \
         or "build_model() has the lesson's layers and 87,060 parameters (hidden test)" in html
     assert "layer 1 should be Conv2D(50" in html
     assert "The test code is not shown" in html
     for secret in ("cnnkit_grader", "selfcheck", "BEGIN HIDDEN TESTS", "heldout_threshold", str(cifar_dir),
-                   str(attacked["dir"])):
+                   str(home(attacked, "patched_keras"))):
         assert secret not in html
 
 

@@ -1,0 +1,50 @@
+"""The grader measures a model's loss and classes as ``evaluate`` and ``predict`` would.
+
+``inside/measure.py`` calls models eagerly a chunk at a time instead of through Keras's
+traced loops (a second saved per model); these check that the figures are the same, across a
+chunk boundary, for the lesson's model untrained (no training: seconds).
+"""
+
+import numpy as np
+import pytest
+
+from cnnkit_grader.inside import measure
+
+
+@pytest.fixture(scope="module")
+def model_and_data():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((32, 32, 3))
+    h = keras.layers.Conv2D(50, 3, activation="relu")(inputs)
+    h = keras.layers.MaxPooling2D()(h)
+    h = keras.layers.Flatten()(keras.layers.Dropout(0.3)(h))
+    model = keras.Model(inputs, keras.layers.Dense(10)(h))
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (measure.CHUNK + 123, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, (len(images), 1)).astype(np.uint8)
+    return model, images, labels
+
+
+def test_loss_is_what_evaluate_reports(model_and_data):
+    model, images, labels = model_and_data
+    expected = model.evaluate(measure.scaled(images), labels, batch_size=32, verbose=0, return_dict=True)["loss"]
+    assert measure.val_loss(model, images, labels) == pytest.approx(expected, rel=1e-5)
+
+
+def test_classes_are_what_predict_gives(model_and_data):
+    model, images, _ = model_and_data
+    scores = model.predict(measure.scaled(images), batch_size=32, verbose=0)
+    assert measure.predict_classes(model, images) == np.argmax(scores, axis=-1).tolist()
+
+
+def test_a_loss_that_cannot_take_the_labels_is_reported_not_raised(model_and_data):
+    import keras
+
+    model, images, labels = model_and_data
+    wrong = keras.models.clone_model(model)
+    wrong.compile("adam", "categorical_crossentropy")
+    found = measure.measure(wrong, val=(images, labels))
+    assert "val_loss" not in found and found["val_loss_error"].startswith(("ValueError", "InvalidArgument"))
