@@ -80,9 +80,10 @@ model.fit(x, y, epochs=b.epochs, batch_size=b.batch_size, validation_data=(vx, v
 def bare_fit():
     done = subprocess.run([sys.executable, "-c", BARE_FIT], capture_output=True, text=True,
                           env=course.environment(TF_CPP_MIN_LOG_LEVEL=3))
-    if done.returncode != 0 or not fit_seconds(done.stdout + done.stderr):
-        raise RuntimeError("the bare fit failed:\n" + (done.stdout + done.stderr)[-2000:])
-    return fit_seconds(done.stdout + done.stderr)
+    printed = done.stdout + done.stderr
+    if done.returncode != 0 or not fit_seconds(printed):
+        raise RuntimeError("the bare fit failed:\n" + printed[-2000:])
+    return fit_seconds(printed)
 
 
 def run_solved_notebook(workdir):
