@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine as engines, job as jobs_, outcome as outcomes, record as recorder
+from . import engine as engines, job as jobs_, outcome as outcomes, record as recorder, tls
 
 FINISHED = {"graded", "fault", "unreadable"}
 
@@ -96,9 +96,15 @@ def _score(result):
 
 
 def grade(course_dir, assignment, students=None, workers=None, scheduler=None, force=False,
-          threads=1, progress=None, engine=None, fn=None):
+          threads=1, progress=None, engine=None, fn=None, tls_files=None, insecure_plain_tcp=False):
     """Grade the class; return a Report. ``progress`` (progress.Progress) shows it live;
-    ``engine`` reuses an open Engine (the benchmark), else one is made and closed here."""
+    ``engine`` reuses an open Engine (the benchmark), else one is made and closed here.
+    ``tls_files`` ({"ca", "cert", "key"} paths, else the CNNKIT_GRADE_TLS_* settings) and
+    ``insecure_plain_tcp`` decide how to reach ``scheduler`` (tls.for_scheduler); raises
+    tls.Refused before anything is graded when that, or the cluster check, fails."""
+    security = None
+    if scheduler and engine is None:
+        security = tls.for_scheduler(scheduler, insecure_plain_tcp=insecure_plain_tcp, **(tls_files or {}))
     _bin_on_path()
     course_dir = Path(course_dir).resolve()
     url = db_url(course_dir)
@@ -120,7 +126,7 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
         making = background.submit(jobs_.make_jobs, course_dir, assignment, todo, url, threads=threads)
         own_engine = engine is None
         try:
-            engine = engine or engines.Engine(scheduler=scheduler, workers=workers)
+            engine = engine or engines.Engine(scheduler=scheduler, workers=workers, security=security)
         finally:
             shared, jobs = making.result()
     refused = [job for job in jobs if "refused" in job]

@@ -135,7 +135,7 @@ def run_dask(workdir, n, workers, port):
     cluster_dir = Path(workdir) / f"dask-{workers}"
     with dask_cluster.Cluster(port, workers, cluster_dir) as cluster:
         return run_kit(workdir, f"dask{workers}", n, f"dask cluster, {workers} worker{'s' * (workers > 1)} x 1 thread",
-                       scheduler=cluster.address)
+                       scheduler=cluster.address, tls_files=cluster.tls_files())
 
 
 def per_hour(run):

@@ -1,9 +1,11 @@
 """Where tasks run: one engine, dask.distributed, in two modes.
 
 * Local pool (the default): a ``LocalCluster`` of N worker processes with one thread each,
-  on 127.0.0.1, started for the batch and closed after it.
-* Scale-out: ``--scheduler tcp://HOST:PORT`` connects to an existing cluster whose workers
-  have the kit installed and CIFAR-10 on disk (docs/scale.md).
+  on tls://127.0.0.1 with credentials made for the batch (tls.local_pool), no dashboard,
+  started for the batch and closed after it.
+* Scale-out: ``--scheduler tls://HOST:PORT`` connects to an existing cluster with its
+  certificates (tls.for_scheduler) and checks, before anything is sent, that the scheduler
+  and every worker have the client's kit and the data (clustercheck; docs/scale.md).
 
 Either way, a task that raises is retried once (``retries=1``), and a task whose worker
 dies is rescheduled on another worker once: the scheduler's ``allowed-failures`` is 1 (set
@@ -18,8 +20,9 @@ import uuid
 from dataclasses import dataclass
 
 import dask
+from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import task
+from . import clustercheck, task, tls
 
 ALLOWED_FAILURES = 1
 START_TOPIC = "cnnkit-grade-start"
@@ -44,6 +47,15 @@ def port_range():
     return first, last
 
 
+class NoHTTP(WorkerPlugin):
+    """A worker plugin: stop the worker's HTTP server as the worker starts (see
+    Engine._close_http)."""
+    name = "cnnkit-no-http"
+
+    def setup(self, worker):
+        worker.http_server.stop()
+
+
 @dataclass
 class Failure:
     kind: str
@@ -53,12 +65,20 @@ class Failure:
 class Engine:
     """A dask client on a local pool or an existing scheduler; a context manager."""
 
-    def __init__(self, scheduler=None, workers=None):
+    def __init__(self, scheduler=None, workers=None, security=None):
+        """``security``: the distributed.security.Security for ``scheduler`` (from
+        tls.for_scheduler; None only for an accepted plain tcp://). Raises tls.Refused when
+        the cluster lacks the client's kit or the data; nothing has been sent then."""
         from distributed import Client, LocalCluster
 
         self.cluster = None
         if scheduler:
-            self.client = Client(scheduler, timeout="30s")
+            self.client = Client(scheduler, timeout="30s", security=security)
+            try:
+                clustercheck.check(self.client)
+            except BaseException:
+                self.client.close()
+                raise
             self._allow_one_retry()
             self.mode = f"dask scheduler {scheduler}"
         else:
@@ -69,12 +89,27 @@ class Engine:
                 first, last = ports
                 extra = {"scheduler_port": first,
                          "port": f"{first + 1}:{last}", "worker_port": f"{first + 1}:{last}"}
-            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            # No HTTP routes (Dask's dashboard, /health, /metrics, /info): a peer learns nothing
+            # over HTTP while the pool starts, and _close_http then stops those servers.
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                  "distributed.scheduler.http.routes": [],
+                                  "distributed.worker.http.routes": []}):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            host="127.0.0.1", dashboard_address=None,
+                                            protocol="tls://", host="127.0.0.1",
+                                            security=tls.local_pool(), dashboard_address=None,
                                             memory_limit=0, silence_logs=50, **extra)
             self.client = Client(self.cluster)
+            self._close_http()
             self.mode = f"local pool, {workers} worker{'s' * (workers != 1)} x 1 thread"
+
+    def _close_http(self):
+        """Dask starts an HTTP server in the scheduler and every worker even without a
+        dashboard (the scheduler's on port 8787): the local pool listens only where TLS
+        guards it. A plugin closes it in every worker, those a nanny restarts included."""
+        def stop(dask_scheduler):
+            dask_scheduler.http_server.stop()
+        self.client.run_on_scheduler(stop)
+        self.client.register_plugin(NoHTTP())
 
     def _allow_one_retry(self):
         """Make an existing scheduler give up on a task after its second worker dies."""

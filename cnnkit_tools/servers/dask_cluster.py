@@ -7,18 +7,27 @@ The same commands a hub runs on its machines (docs/scale.md), listening on 127.0
 the tests and ``./kit bench --class`` use it to grade through a real cluster. ``start``
 is idempotent: a cluster already answering on the port is left as it is. Each worker gets
 ``--nthreads 1`` (one submission at a time), a nanny that restarts it if it dies, the kit
-on its PYTHONPATH and the caller's CIFAR10_DIR. The scheduler gives up on a task after its
-second worker death (``allowed-failures`` 1: one retry elsewhere, then a grader error).
+on its PYTHONPATH and the caller's CIFAR10_DIR; the scheduler has the kit on its PYTHONPATH
+too (it unpickles the tasks). The scheduler gives up on a task after its second worker death
+(``allowed-failures`` 1: one retry elsewhere, then a grader error).
+
+Every process speaks TLS with mutual authentication (``--tls-ca-file``, ``--tls-cert``,
+``--tls-key``): with the credentials given, else ones ``start`` makes in ``DIR/tls`` (0700,
+the key 0600; ``stop`` removes them). A client connects with ``Cluster.tls_files()``, e.g.
+``./kit grade A --scheduler tls://127.0.0.1:18110 --tls-ca DIR/tls/ca.pem ...``.
 """
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ..grade import tls
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 18110
@@ -43,12 +52,24 @@ def environment():
 class Cluster:
     """The processes of a scripted cluster; ``stop`` ends exactly them (by process group)."""
 
-    def __init__(self, port=DEFAULT_PORT, workers=2, directory=DEFAULT_DIR, worker_ports=None):
+    def __init__(self, port=DEFAULT_PORT, workers=2, directory=DEFAULT_DIR, worker_ports=None,
+                 credentials=None):
         self.port, self.n_workers, self.directory = port, workers, Path(directory)
         # Each worker and its nanny listen on ports above the scheduler's unless told otherwise.
         self.worker_ports = worker_ports or f"{port + 1}:{port + 1 + 2 * max(workers, 1) + 8}"
-        self.address = f"tcp://127.0.0.1:{port}"
+        self.address = f"tls://127.0.0.1:{port}"
         self.processes = []
+        self.made_credentials = credentials is None
+        self.credentials = credentials or tls.Credentials(
+            *(str(self.directory / "tls" / name) for name in ("ca.pem", "cert.pem", "key.pem")))
+
+    def tls_files(self):
+        """{"ca", "cert", "key"}: what a client presents (batch.grade's tls_files)."""
+        return {"ca": self.credentials.ca, "cert": self.credentials.cert, "key": self.credentials.key}
+
+    def _tls_flags(self):
+        return ["--tls-ca-file", self.credentials.ca, "--tls-cert", self.credentials.cert,
+                "--tls-key", self.credentials.key]
 
     def _start(self, name, command):
         log = open(self.directory / f"{name}.log", "w")
@@ -62,12 +83,14 @@ class Cluster:
         self.directory.mkdir(parents=True, exist_ok=True)
         if _listening(self.port):
             return self  # already running: idempotent
+        if self.made_credentials:
+            tls.make(self.directory / "tls")
         dask = str(Path(sys.executable).parent / "dask")  # the CLI a hub runs, from this venv
         self._start("scheduler", [dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
-                                  "--no-dashboard"])
+                                  "--no-dashboard", *self._tls_flags()])
         for number in range(self.n_workers):
             self._start(f"worker-{number}", [
-                dask, "worker", self.address,
+                dask, "worker", self.address, *self._tls_flags(),
                 "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1",
                 "--worker-port", self.worker_ports, "--nanny-port", self.worker_ports,
                 "--name", f"worker-{number}", "--memory-limit", "0",
@@ -78,7 +101,7 @@ class Cluster:
     def wait(self, timeout=90):
         from distributed import Client
 
-        with Client(self.address, timeout=f"{timeout}s") as client:
+        with Client(self.address, timeout=f"{timeout}s", security=self.credentials.security()) as client:
             client.wait_for_workers(self.n_workers, timeout=timeout)
         return self
 
@@ -99,12 +122,14 @@ class Cluster:
                 process.wait()
         for pidfile in self.directory.glob("*.pid"):
             pidfile.unlink()
+        if self.made_credentials:
+            shutil.rmtree(self.directory / "tls", ignore_errors=True)
 
     def worker_pids(self):
         """{worker address: pid of the worker process (not its nanny)}."""
         from distributed import Client
 
-        with Client(self.address, timeout="30s") as client:
+        with Client(self.address, timeout="30s", security=self.credentials.security()) as client:
             return client.run(os.getpid)
 
     def __enter__(self):
@@ -125,6 +150,8 @@ def main(argv=None):
     if args.action == "start":
         cluster.start()
         print(cluster.address)
+        for role, path in cluster.tls_files().items():
+            print(f"{tls.SETTINGS[role]}={path}")
     else:
         cluster.stop()
 

@@ -139,7 +139,7 @@ def test_every_submission_has_an_outcome_row(parallel):
     for student, row in rows.items():
         meta = submissions.read(course.autograded_notebook(directory, student)).metadata.get("cnnkit")
         assert row.outcome == (meta["outcome"] if meta else "graded"), student
-        assert row.attempts == 1 and row.seconds > 0 and row.worker.startswith("tcp://127.0.0.1:")
+        assert row.attempts == 1 and row.seconds > 0 and row.worker.startswith("tls://127.0.0.1:")
     assert rows["reference"].outcome == "graded" and rows["reference"].submitted_at == "2026-11-20T10:00:00+00:00"
 
 
@@ -164,7 +164,7 @@ def dask_graded(tmp_path_factory, cifar_dir):
     with dask_cluster.Cluster(SCHEDULER_PORT, 2, tmp_path_factory.mktemp("dask")) as cluster:
         done = {}
         runner = threading.Thread(target=lambda: done.update(
-            report=grade(directory, scheduler=cluster.address)))
+            report=grade(directory, scheduler=cluster.address, tls_files=cluster.tls_files())))
         runner.start()
         killed.update(kill_mid_grade(cluster, "reference", after=8))
         runner.join(timeout=900)
@@ -177,7 +177,7 @@ def kill_mid_grade(cluster, student, after):
     from distributed import Client
 
     prefix = f"grade-{ASSIGNMENT}-{student}-"
-    with Client(cluster.address, timeout="30s") as client:
+    with Client(cluster.address, timeout="30s", security=cluster.credentials.security()) as client:
         deadline, seen = time.monotonic() + 300, None
         while time.monotonic() < deadline:
             running = {worker: key for worker, keys in client.processing().items()
@@ -195,7 +195,7 @@ def kill_mid_grade(cluster, student, after):
 
 def test_dask_grades_equal_serial_grades(serial, dask_graded):
     directory, url, report, _ = dask_graded
-    assert report.mode == f"dask scheduler tcp://127.0.0.1:{SCHEDULER_PORT}"
+    assert report.mode == f"dask scheduler tls://127.0.0.1:{SCHEDULER_PORT}"
     assert_same_as_serial(serial, directory, url, serial[2])
 
 

@@ -73,3 +73,23 @@ def test_the_pool_has_one_single_threaded_worker_per_requested_slot(pool):
     info = pool.client.scheduler_info()["workers"]
     assert len(info) == 2 and {w["nthreads"] for w in info.values()} == {1}
     assert pool.mode == "local pool, 2 workers x 1 thread"
+
+
+def test_the_pool_admits_only_the_batch_credentials(pool):
+    """A peer on this machine with no credentials, or its own, gets no Dask handshake and runs
+    nothing; the batch's own client does. (From another account: test_grade_intruder.py.)"""
+    from distributed import Client
+    from distributed.security import Security
+
+    address = pool.cluster.scheduler_address
+    assert address.startswith("tls://127.0.0.1:")
+    # No dashboard or other HTTP server listens (Dask starts them even without a dashboard).
+    def http_sockets(dask_worker=None, dask_scheduler=None):
+        return sum(sock.fileno() != -1 for sock in (dask_worker or dask_scheduler).http_server._sockets.values())
+    assert pool.client.run_on_scheduler(http_sockets) == 0
+    assert set(pool.client.run(http_sockets).values()) == {0}
+    for target, security in ((address.replace("tls://", "tcp://"), None), (address, Security.temporary())):
+        with pytest.raises((OSError, TimeoutError)):
+            with Client(target, security=security, timeout="3s") as intruder:
+                intruder.run_on_scheduler(os.getuid)
+    assert pool.client.run_on_scheduler(os.getuid) == os.getuid()
