@@ -121,30 +121,36 @@ class GuardedExecute(Execute):
         inputs = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
         with contextlib.ExitStack() as stack:
             with self.phases.timed("prepare"):
-                self.slot = (stack.enter_context(sandbox.slot()) if sandbox.enabled()
+                self.slot = (stack.enter_context(sandbox.slot(log=self.log)) if sandbox.enabled()
                              else sandbox.Slot(name="unsandboxed"))
-                scratch, sized = stack.enter_context(sandbox.scratch_folder())
+                scratch, sized = stack.enter_context(sandbox.scratch_folder(slot_=self.slot))
                 self._scratch = scratch
                 taken = files.copy_tree(folder, scratch, SUBMISSION_LIMITS,
                                         skip=lambda name: name.endswith(MODEL_SUFFIXES))
                 if taken.refused:
                     notes.append(f"Not given to your notebook: {', '.join(taken.refused)}. Submit only "
                                  "the notebook and small files it reads.")
+                # The kernel's connection file and sockets: a small tmpfs of this submission's.
+                runtime, _ = stack.enter_context(sandbox.scratch_folder("cnnkit-kernel-", sandbox.RUNTIME_BYTES,
+                                                                        self.slot))
                 if sandbox.enabled():
-                    # The folder stays the grader's (sticky): the kernel writes in it, but cannot
-                    # rename or replace the hand-over folder the grader makes there.
+                    # The folder stays the grader's (sticky, group the slot's, 1770): the kernel
+                    # writes in it, but cannot rename or replace the hand-over folder made there.
                     sandbox.give(scratch, self.slot, include_root=False)
-                    scratch.chmod(0o1777)
                     sandbox.self_test(self.slot, scratch, [scratch], files.list_names(scratch),
                                       self._hidden(course, folder))
                     self.kernel_manager_class = type("SubmissionKernelManager", (SandboxedKernelManager,),
-                                                     {"work_dir": str(scratch), "slot": self.slot})
+                                                     {"work_dir": str(scratch), "slot": self.slot,
+                                                      "runtime_dir": str(runtime)})
                 else:
                     self.log.warning(sandbox.UNSAFE_WARNING)
                     notes.append(sandbox.UNSAFE_WARNING)
                 if not sized:
                     self.log.info("the scratch folder is not a sized tmpfs (needs root): no disk quota")
                 (scratch / HANDOVER).mkdir(mode=0o755)  # the grader's: the kernel may only read it
+                if self.slot.isolated_user:  # ... and only the slot's user may even do that
+                    os.chown(scratch / HANDOVER, 0, self.slot.gid)
+                    (scratch / HANDOVER).chmod(0o750)
                 probe = ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log).start()
                 evaluator = measurement.Evaluator(self.slot, self.log).start()
                 stack.callback(evaluator.close)

@@ -6,23 +6,23 @@ Interrupts go as messages on the control channel, because a signal to the sandbo
 process group would first reach bubblewrap.
 """
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from . import sandbox
+from . import files, sandbox
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     work_dir = None  # the folder the kernel may write: a scratch copy of this submission only
     slot = None      # the submission's sandbox slot (its own user, as root)
+    runtime_dir = None  # the submission's sized tmpfs for sockets and the connection file
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._runtime = Path(tempfile.mkdtemp(prefix="cnnkit-kernel-"))
-        self._runtime.chmod(0o755)
+        self._own_runtime = self.runtime_dir is None
+        self._runtime = (sandbox.private_folder(self.slot, "cnnkit-kernel-") if self._own_runtime
+                         else Path(self.runtime_dir))
         self.transport = "ipc"
         self.ip = str(self._runtime / "kernel")
         self.connection_file = str(self._runtime / "kernel.json")
@@ -42,7 +42,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            shutil.rmtree(self._runtime, ignore_errors=True)
+        if not restart and self._own_runtime:
+            files.remove_tree(self._runtime, self.log)  # never raises: a deep tree fails no submission
 
     cleanup_resources = _async_cleanup_resources

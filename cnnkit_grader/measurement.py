@@ -12,14 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from cnnkit import data
 
-from . import modelfile, sandbox
+from . import files, modelfile, sandbox
 from .evidence import Model
 
 MEMORY = 4 * 2**30
@@ -106,8 +105,9 @@ class Evaluator:
 
     def __init__(self, slot, log, wait=3600):
         self.slot, self.log, self.wait = slot, log, wait
-        self.folder = Path(tempfile.mkdtemp(prefix="cnnkit-measure-"))
-        self.folder.chmod(0o755)
+        # The slot's user only reads this folder; no other account can reach it (0700, files 0600).
+        self.folder = sandbox.private_folder(slot, "cnnkit-measure-")
+        sandbox.give(self.folder, slot)
         self.process = None
 
     def start(self):
@@ -126,7 +126,7 @@ class Evaluator:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        files.remove_tree(self.folder, self.log)
 
     def measure(self, paths, models, asks, budget, probe_val, timeout):
         """Fill ``models[name].measured`` for the accepted files.
@@ -143,11 +143,9 @@ class Evaluator:
             np.savez(self.folder / "inputs.npz", grading_images=val_images, grading_labels=val_labels,
                      probe_images=probe_val[0], probe_labels=probe_val[1], heldout_images=heldout_images)
             request = {"models": {alias: asks.get(name, {}) for name, alias in accepted.items()}}
-            for path in self.folder.iterdir():
-                path.chmod(0o644)
             tmp = self.folder / ".request.json"
             tmp.write_text(json.dumps(request))
-            tmp.chmod(0o644)
+            sandbox.give(self.folder, self.slot)
             os.replace(tmp, self.folder / "request.json")
             results = self._result(timeout)
         for name, alias in accepted.items():

@@ -7,10 +7,8 @@ kernel, so it runs while the notebook runs, on the core the notebook leaves idle
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -55,13 +53,14 @@ class ProbeRun:
         import contextlib
 
         self._stack = contextlib.ExitStack()
-        self.request_dir = Path(tempfile.mkdtemp(prefix="cnnkit-probe-in-"))
-        self._stack.callback(shutil.rmtree, self.request_dir, True)
+        # Both folders are this submission's alone (0700, in the slot's private folder): the fresh
+        # inputs and the probe's answers are for the grader and this slot's user only.
+        self.request_dir = sandbox.private_folder(self.slot, "cnnkit-probe-in-")
+        self._stack.callback(files.remove_tree, self.request_dir, self.log)
         np.savez(self.request_dir / "arrays.npz", **fresh.training_arrays(self.inputs))
-        self.request_dir.chmod(0o755)
-        for path in self.request_dir.iterdir():
-            path.chmod(0o644)
-        self.out_dir, _ = self._stack.enter_context(sandbox.scratch_folder("cnnkit-probe-out-", OUT_BYTES))
+        sandbox.give(self.request_dir, self.slot)
+        self.out_dir, _ = self._stack.enter_context(sandbox.scratch_folder("cnnkit-probe-out-", OUT_BYTES,
+                                                                           self.slot))
         sandbox.give(self.out_dir, self.slot)
         argv = [sys.executable, "-m", "cnnkit_grader.inside.probe", str(self.request_dir), str(self.out_dir)]
         env = None

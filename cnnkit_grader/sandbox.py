@@ -13,6 +13,13 @@ another graded at the same time, and file permissions separate them too. Without
 bubblewrap uses unprivileged user namespaces and every sandbox shares the grader's user; the
 process limit is then per user, which the log says.
 
+**Nothing of a slot outlives its submission.** Every folder the grader makes for a submission
+lies in one fresh folder of the grader's (``Slot.folder``, mode 0700, so no other account on
+the machine can list, read or write anything in it); the sandboxed processes reach only what is
+bound into their sandbox. When the submission ends, the slot user's processes are killed, its
+keyrings cleared (a key planted by one submission must not be read by the next in the slot),
+its System V IPC and ``/dev/shm`` files removed, and the folder removed, mounts first.
+
 ``CNNKIT_SANDBOX=off`` turns all of this off, for a machine where it cannot work; every grade
 run then warns loudly, and every feedback page says so.
 """
@@ -20,6 +27,7 @@ run then warns loudly, and every feedback page says so.
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -33,7 +41,9 @@ from pathlib import Path
 from cnnkit import budget as budgets
 from cnnkit import data
 
-from . import cgroups
+from . import cgroups, files
+
+LOG = logging.getLogger(__name__)
 
 MODE_VAR = "CNNKIT_SANDBOX"
 USERS_VAR = "CNNKIT_SANDBOX_USERS"     # comma-separated slot users (root only)
@@ -47,6 +57,7 @@ PROCESS_LIMIT = 512             # per slot user: stops a fork bomb, leaves Tenso
 TMP_BYTES = 512 * 2**20         # the private /tmp
 SHM_BYTES = 64 * 2**20          # the private /dev/shm
 SCRATCH_BYTES = 1 * 2**30       # the submission's working folder (a tmpfs of its own, as root)
+RUNTIME_BYTES = 16 * 2**20      # the kernel's runtime folder: its connection file and sockets
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc")
 PASSED_ENV = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")
 INSIDE = Path(__file__).resolve().parent / "inside"   # the grader code that runs in the sandbox
@@ -72,7 +83,8 @@ class Slot:
     uid: int = None
     gid: int = None
     _lock: int = None
-    groups: tuple = ()
+    groups: object = ()
+    folder: Path = None   # the grader's 0700 folder that holds every folder of this submission
 
     @property
     def isolated_user(self):
@@ -110,11 +122,90 @@ def kill_user_processes(uid):
             pass
 
 
+def _private_folder():
+    """A fresh folder of the grader's, mode 0700: no other account can list, read or write in it."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="cnnkit-submission-"))
+
+
+_KEYCTL = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+KEYCTL_CLEAR, USER, USER_SESSION = 7, -4, -5
+failed = [k for k in (USER, USER_SESSION)
+          if libc.syscall(int(sys.argv[1]), KEYCTL_CLEAR, ctypes.c_long(k)) != 0
+          and ctypes.get_errno() not in (2, 38)]
+sys.exit(1 if failed else 0)
+"""
+KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
+
+
+def clear_keyrings(uid, gid):
+    """Empty the user's user and user-session keyrings, as that user: the kernel keeps them per uid,
+    across processes, so a key one submission adds would wait there for the next in the slot."""
+    number = KEYCTL_SYSCALL.get(os.uname().machine)
+    if number is None:
+        raise IsolationError(f"clearing keyrings is not supported on {os.uname().machine}")
+    done = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                           sys.executable, "-I", "-S", "-c", _KEYCTL, str(number)],
+                          capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise IsolationError(f"cannot clear the keyrings of uid {uid}: {done.stderr.strip()[-300:]}")
+
+
+def clear_ipc(uid):
+    """Remove the System V shared memory, queues and semaphores, and the /dev/shm files, that uid owns."""
+    for kind, flag in (("shm", "-m"), ("msg", "-q"), ("sem", "-s")):
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        header = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[0].split()
+        for line in lines:
+            row = dict(zip(header, line.split()))
+            if row.get("uid") == str(uid) or row.get("cuid") == str(uid):
+                subprocess.run(["ipcrm", flag, row["shmid" if kind == "shm" else
+                                                   "msqid" if kind == "msg" else "semid"]],
+                               capture_output=True)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/dev/shm"):
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_uid == uid and not entry.is_dir(follow_symlinks=False):
+                    os.unlink(entry.path)
+
+
+def _clean_user(uid, gid):
+    """Nothing of an earlier submission of this user survives: processes, keyrings, IPC."""
+    kill_user_processes(uid)
+    clear_keyrings(uid, gid)
+    clear_ipc(uid)
+
+
+def _groups(name, log):
+    """The slot's control groups; refuse (IsolationError) when none can be made, unless allowed."""
+    try:
+        return cgroups.slot_groups(name)
+    except OSError as err:
+        if not cgroups.optional():
+            log.error("sandbox slot %s: %s", name, err)
+            raise IsolationError(cgroups.refusal(err)) from err
+        log.warning("sandbox slot %s: no control group (%s); %s=optional, so the %d GiB memory "
+                    "cap of a submission's processes together is OFF", name, err, cgroups.MODE_VAR,
+                    cgroups.SLOT_MEMORY // 2**30)
+        return ()
+
+
 @contextlib.contextmanager
-def slot(wait_seconds=3600):
+def slot(wait_seconds=3600, log=None):
     """Hold a sandbox slot for one submission (root: a free slot user, locked; else the grader)."""
+    log = log or LOG
     if os.geteuid() != 0:
-        yield Slot(name=pwd.getpwuid(os.geteuid()).pw_name)
+        folder = _private_folder()
+        try:
+            yield Slot(name=pwd.getpwuid(os.geteuid()).pw_name, folder=folder)
+        finally:
+            files.remove_tree(folder, log)
         return
     users = slot_users()
     for name in users:
@@ -129,21 +220,32 @@ def slot(wait_seconds=3600):
             except BlockingIOError:
                 os.close(fd)
                 continue
-            uid, gid = _user(name)
-            kill_user_processes(uid)
+            folder, (uid, gid) = None, _user(name)
             try:
-                groups = tuple(cgroups.slot_groups(name))
-            except OSError:
-                groups = ()
-            try:
-                yield Slot(name=name, uid=uid, gid=gid, _lock=fd, groups=groups)
+                _clean_user(uid, gid)
+                groups = _groups(name, log)
+                folder = _private_folder()
+                yield Slot(name=name, uid=uid, gid=gid, _lock=fd, groups=groups, folder=folder)
             finally:
-                kill_user_processes(uid)
-                os.close(fd)
+                try:
+                    _clean_user(uid, gid)
+                finally:
+                    if folder is not None:
+                        files.remove_tree(folder, log)
+                    os.close(fd)
             return
         if time.monotonic() > deadline:
             raise IsolationError(f"all {len(users)} sandbox slots stayed busy for {wait_seconds} s")
         time.sleep(0.5)
+
+
+def private_folder(slot_, prefix, mode=0o700):
+    """A new folder for this submission inside the slot's private folder (or a fresh 0700 one)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=slot_.folder if slot_ is not None else None))
+    path.chmod(mode)
+    return path
 
 
 def give(path, slot_, include_root=True):
@@ -151,19 +253,32 @@ def give(path, slot_, include_root=True):
 
     Only ever called on content the grader made and nothing untrusted has touched yet. With
     include_root=False, path itself stays the grader's (a sticky folder the slot may write in but
-    whose entries it cannot rename away), so the grader's own entries in it stay where they are.
+    whose entries it cannot rename away), so the grader's own entries in it stay where they are;
+    its group is then the slot user's own, mode 1770. Folders become 0700, files 0600: no one but
+    the grader and the slot user can reach anything.
     """
     if not slot_.isolated_user:
         return
     for root, dirs, names in os.walk(path):
-        entries = [os.path.join(root, n) for n in dirs + names]
-        for name in ([root] if include_root or root != str(path) else []) + entries:
-            os.lchown(name, slot_.uid, slot_.gid)
+        for name in dirs:
+            os.lchown(os.path.join(root, name), slot_.uid, slot_.gid)
+            os.chmod(os.path.join(root, name), 0o700)
+        for name in names:
+            full = os.path.join(root, name)
+            os.lchown(full, slot_.uid, slot_.gid)
+            if not os.path.islink(full):
+                os.chmod(full, 0o600)
+    if include_root:
+        os.lchown(path, slot_.uid, slot_.gid)
+        os.chmod(path, 0o700)
+    else:
+        os.lchown(path, 0, slot_.gid)
+        os.chmod(path, 0o1770)
 
 
 def give_folder(path, slot_):
     """Make a new, empty folder and hand it to the slot's user by its descriptor (no path is followed)."""
-    os.mkdir(path, 0o755)
+    os.mkdir(path, 0o700)
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         if slot_.isolated_user:
@@ -173,28 +288,28 @@ def give_folder(path, slot_):
 
 
 @contextlib.contextmanager
-def scratch_folder(prefix="cnnkit-work-", size=SCRATCH_BYTES):
+def scratch_folder(prefix="cnnkit-work-", size=SCRATCH_BYTES, slot_=None):
     """A folder for the submission to work in: a tmpfs of ``size`` bytes as root, else a plain folder.
 
-    Yields ``(path, sized)``. The tmpfs is the disk quota: a notebook that writes more gets
-    ENOSPC, and nothing it wrote outlives the unmount.
+    Made inside the slot's private folder, mode 0700. Yields ``(path, sized)``. The tmpfs is the
+    disk quota: a notebook that writes more gets ENOSPC, and nothing it wrote outlives the
+    unmount. Clean-up never raises: a tree too deep to remove is logged and left to the slot's
+    own clean-up, never a failed submission.
     """
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path = private_folder(slot_, prefix)
     sized = False
     if os.geteuid() == 0 and shutil.which("mount"):
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755,nosuid,nodev",
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700,nosuid,nodev",
                                "cnnkit-scratch", str(path)], capture_output=True, text=True)
         sized = done.returncode == 0
-    path.chmod(0o755)
+    path.chmod(0o700)
     try:
         yield path, sized
     finally:
         if sized:
             if subprocess.run(["umount", str(path)], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "-l", str(path)], capture_output=True)
-        shutil.rmtree(path, ignore_errors=True)
+        files.remove_tree(path, LOG)
 
 
 # ---------------------------------------------------------------- the command line

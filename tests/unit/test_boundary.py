@@ -202,8 +202,228 @@ def test_a_slot_bounds_the_memory_of_all_its_processes_together():
               "print('survived', flush=True)\n")
     with sandbox.slot() as slot:
         groups = cgroups.slot_groups(slot.name, memory=300 * 2**20)
-        argv = sandbox.command([sys.executable, "-c", script], dataclasses.replace(slot, groups=tuple(groups)),
+        argv = sandbox.command([sys.executable, "-c", script], dataclasses.replace(slot, groups=groups),
                                with_data=False)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         cgroups.slot_groups(slot.name)  # back to the slot's own limits
     assert done.stdout.count("survived") < 3
+
+
+# ---------------------------------------------------------------- issue 14: another account, a slot's leftovers
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="slot users and private folders need root")
+NOBODY = 65534
+
+
+def _as_user(uid, code, *args, gid=None):
+    """Run Python code as an unprivileged account (not a slot user, not root), as an intruder would."""
+    import subprocess
+    import sys
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid or uid}", "--clear-groups",
+                           sys.executable, "-I", "-S", "-c", code, *map(str, args)],
+                          capture_output=True, text=True, timeout=60)
+
+
+_INTRUDE = r"""
+import os, sys
+got = []
+for path in sys.argv[1:]:
+    for name, attempt in (("list", lambda: os.listdir(path)),
+                          ("read", lambda: open(path, "rb").read(1)),
+                          ("write", lambda: open(os.path.join(path, "planted"), "w").write("x"))):
+        try:
+            attempt()
+            got.append(name + " " + path)
+        except OSError:
+            pass
+print("\n".join(got))
+"""
+
+
+@ROOT_ONLY
+def test_another_account_reaches_no_folder_the_grader_makes_for_a_submission(tmp_path):
+    """Every folder of a submission (scratch, kernel runtime, probe and measurement) is private."""
+    from cnnkit_grader import measurement, probe
+    with sandbox.slot() as slot, sandbox.scratch_folder(slot_=slot) as (scratch, _), \
+            sandbox.scratch_folder("cnnkit-kernel-", sandbox.RUNTIME_BYTES, slot) as (runtime, _):
+        (scratch / "compile_and_train.ipynb").write_text("{}")
+        sandbox.give(scratch, slot, include_root=False)
+        sandbox.give(runtime, slot)
+        probe_in = sandbox.private_folder(slot, "cnnkit-probe-in-")
+        (probe_in / "arrays.npz").write_bytes(b"fresh inputs")
+        sandbox.give(probe_in, slot)
+        evaluator = measurement.Evaluator(slot, None)
+        (evaluator.folder / "model0.keras").write_bytes(b"a model")
+        sandbox.give(evaluator.folder, slot)
+        paths = [p for top in (slot.folder,) for p in [top, *top.rglob("*")]]
+        done = _as_user(NOBODY, _INTRUDE, *paths)
+        modes = {str(p): oct(p.stat().st_mode & 0o7777) for p in paths}
+    assert len(paths) >= 8, paths      # it tried the folders and files the grader made, not nothing
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"another account got: {done.stdout}\n{modes}"
+    assert not slot.folder.exists(), "the slot's folder outlived the submission"
+    assert probe.ProbeRun  # the probe makes its folders the same way (sandbox.private_folder)
+
+
+@ROOT_ONLY
+def test_a_deep_tree_in_a_scratch_folder_never_fails_the_clean_up():
+    """A tree deeper than Python's recursion: shutil.rmtree raises on it; the clean-up removes it."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    def deep_tree(top, depth=1500):
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        os.close(fd)
+    # Not in tmp_path: pytest's own clean-up of old runs is shutil.rmtree, which this tree defeats.
+    control = Path(tempfile.mkdtemp(prefix="cnnkit-test-deep-"))
+    try:
+        deep_tree(control)
+        with pytest.raises((RecursionError, OSError)):
+            shutil.rmtree(control)
+        assert files.remove_tree(control) and not control.exists()
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(control)])
+    with sandbox.slot() as slot:
+        with sandbox.scratch_folder(slot_=slot) as (folder, _):
+            deep_tree(folder)
+        assert not folder.exists()
+        with sandbox.scratch_folder("cnnkit-kernel-", sandbox.RUNTIME_BYTES, slot) as (runtime, sized):
+            if sized:  # the kernel's runtime folder is a tmpfs of its own: a size limit
+                assert os.statvfs(runtime).f_blocks * os.statvfs(runtime).f_frsize <= sandbox.RUNTIME_BYTES
+
+
+_KEYS = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+ADD_KEY, KEYCTL, SEARCH, USER = 248, 250, 10, -4
+if sys.argv[1] == "plant":
+    print("planted", libc.syscall(ADD_KEY, b"user", b"cnnkit-plant", b"secret", ctypes.c_size_t(6), ctypes.c_int(USER)) > 0)
+else:
+    found = libc.syscall(KEYCTL, ctypes.c_int(SEARCH), ctypes.c_long(USER), b"user", b"cnnkit-plant", ctypes.c_long(0))
+    print("found" if found > 0 else "not found")
+"""
+
+
+def _in_sandbox(slot, code, *args):
+    import subprocess
+    import sys
+    argv = sandbox.command([sys.executable, "-I", "-c", code, *args], slot, with_data=False)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+@ROOT_ONLY
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the test's syscall numbers are x86_64's")
+def test_a_key_planted_by_one_submission_cannot_be_read_by_the_next_in_the_slot(monkeypatch):
+    monkeypatch.setenv(sandbox.USERS_VAR, sandbox.DEFAULT_USERS[-1])
+    with sandbox.slot() as slot:
+        assert "planted True" in _in_sandbox(slot, _KEYS, "plant").stdout
+        same = _in_sandbox(slot, _KEYS, "search").stdout   # the plant works: within one submission
+    with sandbox.slot() as slot:
+        nxt = _in_sandbox(slot, _KEYS, "search")
+    assert same.strip() == "found"
+    assert nxt.stdout.strip() == "not found", nxt.stdout + nxt.stderr
+
+
+_IPC = r"""
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+KEY, IPC_CREAT = 0x14C0FFEE, 0o1000
+if sys.argv[1] == "plant":
+    print("sysv", libc.shmget(KEY, 4096, IPC_CREAT | 0o666) >= 0, libc.shmget(KEY, 0, 0) >= 0)
+    open("/dev/shm/cnnkit-plant", "w").write("secret")
+    print("posix", os.path.exists("/dev/shm/cnnkit-plant"))
+else:
+    print("sysv", libc.shmget(KEY, 0, 0) >= 0)
+    print("posix", os.path.exists("/dev/shm/cnnkit-plant"))
+"""
+
+
+@ROOT_ONLY
+def test_shared_memory_left_by_one_submission_is_gone_for_the_next(monkeypatch):
+    """bwrap's --unshare-ipc and private /dev/shm: System V and POSIX shared memory die with the sandbox."""
+    monkeypatch.setenv(sandbox.USERS_VAR, sandbox.DEFAULT_USERS[-1])
+    with sandbox.slot() as slot:
+        planted = _in_sandbox(slot, _IPC, "plant").stdout.split()
+        again = _in_sandbox(slot, _IPC, "look").stdout.split()
+    assert planted == ["sysv", "True", "True", "posix", "True"]
+    assert again == ["sysv", "False", "posix", "False"]
+    assert "14c0ffee" not in Path("/proc/sysvipc/shm").read_text().lower()
+
+
+def test_a_delegated_cgroup_v2_subtree_gets_the_slot_group_beside_a_leaf_for_the_grader(tmp_path):
+    """As systemd does it: the grader's processes move to a leaf, then its group hands out controllers."""
+    if os.geteuid() != 0:
+        pytest.skip("only root makes control groups")
+    root = tmp_path / "cgroup"
+    base = root / "system.slice" / "grader.service"
+    base.mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (base / "cgroup.controllers").write_text("cpu memory pids\n")
+    (base / "cgroup.subtree_control").write_text("")
+    (base / "cgroup.procs").write_text("4242\n")
+    proc = tmp_path / "self-cgroup"
+    proc.write_text("0::/system.slice/grader.service\n")
+    groups = cgroups.slot_groups("s1", memory=123, root=root, proc_cgroup=proc)
+    assert groups.folders == (base / "cnnkit-s1",)
+    assert (base / "grader" / "cgroup.procs").read_text() == "4242"
+    assert (base / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
+    assert (base / "cnnkit-s1" / "memory.max").read_text() == "123"
+    assert (base / "cnnkit-s1" / "pids.max").read_text() == str(cgroups.SLOT_PIDS)
+    argv = cgroups.joining(groups, ["true"])
+    assert str(base / "cnnkit-s1") in argv and argv[-1] == "true"
+
+
+def test_a_cgroup_v2_group_that_cannot_be_delegated_is_unavailable_and_says_why(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root makes control groups")
+    root = tmp_path / "cgroup"
+    base = root / "user.slice"
+    base.mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    (base / "cgroup.controllers").write_text("cpu pids\n")      # memory not delegated
+    (base / "cgroup.subtree_control").write_text("")
+    (base / "cgroup.procs").write_text("")
+    proc = tmp_path / "self-cgroup"
+    proc.write_text("0::/user.slice\n")
+    with pytest.raises(cgroups.Unavailable, match="lacks the controllers memory"):
+        cgroups.slot_groups("s1", root=root, proc_cgroup=proc)
+
+
+def test_systemd_run_scope_carries_the_slot_limits(tmp_path):
+    pid1 = tmp_path / "comm"
+    pid1.write_text("systemd\n")
+    groups = cgroups.systemd_scope("s1", memory=77, which=lambda name: "/usr/bin/systemd-run", pid1=pid1)
+    argv = cgroups.joining(groups, ["python"])
+    assert argv[:2] == ["/usr/bin/systemd-run", "--scope"] and "MemoryMax=77" in argv and argv[-1] == "python"
+    pid1.write_text("init\n")
+    with pytest.raises(cgroups.Unavailable, match="systemd is not PID 1"):
+        cgroups.systemd_scope("s1", which=lambda name: "/usr/bin/systemd-run", pid1=pid1)
+
+
+@ROOT_ONLY
+def test_grading_refuses_when_the_slot_control_group_cannot_be_made(tmp_path, monkeypatch, caplog):
+    """A real failure: a cgroup root on a read-only file system. Refused, unless allowed on purpose."""
+    import subprocess
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    assert subprocess.run(["mount", "-t", "tmpfs", "cnnkit-test", str(root)]).returncode == 0
+    try:
+        for name in cgroups.V1_LIMITS:
+            (root / name).mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(root)], check=True)
+        monkeypatch.setattr(cgroups, "ROOT", root)
+        monkeypatch.delenv(cgroups.MODE_VAR, raising=False)
+        with pytest.raises(sandbox.IsolationError, match=f"{cgroups.MODE_VAR}=optional"):
+            with sandbox.slot():
+                pass
+        monkeypatch.setenv(cgroups.MODE_VAR, "optional")
+        with caplog.at_level("WARNING"), sandbox.slot() as slot:
+            assert not slot.groups
+        assert "memory cap of a submission's processes together is OFF" in caplog.text
+    finally:
+        subprocess.run(["umount", str(root)])
