@@ -12,7 +12,8 @@ Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. For one
 - runs the notebook in the sandboxed kernel, cell by cell, within a per-cell timeout and a
   budget for the whole notebook; a kernel death, a cell that will not stop, or a spent budget
   marks that cell and the graded cells after it "not run", and keeps everything before;
-- caps each cell's and the notebook's output as it arrives;
+- caps each cell's and the notebook's output as it arrives, and keeps a malformed output out
+  of its cell (``outputs``);
 - after the graded cells whose answers live in the kernel (the trained models), has the
   kernel hand them over as files, and takes them out of its reach at once;
 - copies the models the notebook saved back into the student's autograded folder, within limits;
@@ -41,6 +42,7 @@ from cnnkit import budget as budgets
 
 from . import files, fresh, measurement, sandbox, tasks
 from .kernel import SandboxedKernelManager
+from .outputs import CappedOutputs
 from .phases import Phases
 from .probe import ANSWER_LIMITS, ProbeRun
 
@@ -80,7 +82,7 @@ def part_of_cells(nb):
     return labels
 
 
-class GuardedExecute(Execute):
+class GuardedExecute(CappedOutputs, Execute):
     cell_output_bytes = Integer(100_000, help="Output kept per cell, in bytes.").tag(config=True)
     notebook_output_bytes = Integer(1_000_000, help="Output kept per notebook, in bytes.").tag(config=True)
     handover_timeout = Integer(120, help="Seconds the kernel gets to hand over a cell's answers.").tag(config=True)
@@ -111,7 +113,8 @@ class GuardedExecute(Execute):
                               "nbgrader_config.py installs in place of nbgrader's Autograde.")
         folder = self._student_folder(resources, course)
         self.phases = Phases()
-        self._fault, self._not_run, self._notebook_bytes, self._cut_cell = None, [], 0, None
+        self._fault, self._not_run = None, []
+        self.reset_caps()
         self._handed = {}             # answer -> True once the kernel handed it over for good
         self._last_handover = None    # no answer cell ran since this answer was handed over
         self._answers = Path(tempfile.mkdtemp(prefix="cnnkit-answers-"))
@@ -238,7 +241,6 @@ class GuardedExecute(Execute):
         if self._fault:
             self._mark_not_run(cell)
             return cell, resources
-        self._cell_bytes = 0
         grade = grade_id(cell)
         if not grade:
             self._last_handover = None  # the kernel's state may change: hand over again after this
@@ -392,30 +394,3 @@ class GuardedExecute(Execute):
                 return msg
         await asyncio.sleep(0)
         return None
-
-    # ------------------------------------------------------------ output caps
-    def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        if msg["msg_type"] == "error":
-            # Always keep the error, so the cell still fails, but never a flood inside it.
-            content["evalue"] = str(content.get("evalue", ""))[:2000]
-            content["traceback"] = [str(line)[:2000] for line in content.get("traceback", [])[-60:]]
-            return super().output(outs, msg, display_id, cell_index)
-        size = len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
-        room = min(self.cell_output_bytes - self._cell_bytes, self.notebook_output_bytes - self._notebook_bytes)
-        if size <= room:
-            self._cell_bytes += size
-            self._notebook_bytes += size
-            return super().output(outs, msg, display_id, cell_index)
-        out = None
-        if room > 0 and msg["msg_type"] == "stream":
-            content["text"] = content["text"][:room]
-            out = super().output(outs, msg, display_id, cell_index)
-        self._notebook_bytes += max(room, 0)
-        self._cell_bytes = self.cell_output_bytes
-        if self._cut_cell != cell_index:
-            self._cut_cell = cell_index
-            outs.append(new_output("stream", name="stdout", text=(
-                f"\n[output cut: a cell may keep {self.cell_output_bytes:,} bytes of output and "
-                f"a notebook {self.notebook_output_bytes:,}]\n")))
-        return out

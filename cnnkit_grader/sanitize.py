@@ -1,4 +1,4 @@
-"""No active content reaches an instructor's or a student's browser.
+r"""No active content reaches an instructor's or a student's browser.
 
 nbgrader's formgrader and feedback render the autograded notebook as HTML on the formgrader's
 origin, where the instructor is logged in. A ``<script>``, an ``onerror=`` attribute, a
@@ -10,8 +10,16 @@ choices of ours:
   no HTML of the student's is rendered where text will do; output metadata keeps only numeric
   image sizes (nbconvert writes them into ``<img>`` unquoted);
 - a markdown or raw cell is rendered to HTML as nbconvert would render it and cleaned there, so
-  markdown's own links (``[x](javascript:...)``) are caught as well as raw HTML; a cell whose
-  rendering holds nothing unsafe keeps its markdown;
+  markdown's own links (``[x](javascript:...)``, ``<javascript:...>``, reference links, entity
+  spellings) are caught as well as raw HTML. The cleaned HTML is stored *inert*: the formgrader
+  and the feedback render a markdown cell again (nbgrader's templates: ``markdown2html``), and
+  cleaned text such as ``[x](javascript:...)`` would become a link the second time. So it is
+  stored as one line that starts with ``<div``: a CommonMark HTML block, which every later
+  render passes through verbatim (newlines become ``&#10;``, which HTML reads as the same
+  character). Only a cell that renders clean *and* holds none of ``< > & [ ] \`` (the
+  characters links and markup are made of, at any depth of rendering) keeps its markdown;
+- a ``text/markdown`` output with no plain-text version becomes cleaned ``text/html``, which
+  the templates insert as it is and never render as markdown again;
 - the allowed tags add paragraphs, line breaks, preformatted text, headings and tables to
   bleach's small default set; links may point to http(s) and mail only. Anything else is
   escaped, so the instructor sees it as text.
@@ -21,12 +29,16 @@ JSON or a PNG/JPEG image are removed. It runs after ``ScoreOutside``, so the gra
 (which quote file names the student chose) are cleaned too.
 """
 
+import re
+
 import bleach
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from traitlets import Bool, List, Unicode
 
 RICH_TEXT = ("text/html", "text/markdown")
+MARKUP = re.compile(r"[<>&\[\]\\]")   # what links, autolinks, entities, raw HTML and escapes are made of
+INERT = '<div class="cnnkit-sanitized">{}</div>'  # a CommonMark HTML block, passed through by markdown
 PROTOCOLS = ("http", "https", "mailto")
 IMAGE_SIZES = ("width", "height")
 
@@ -43,6 +55,11 @@ def _numeric_sizes(metadata):
     return kept
 
 
+def inert(html):
+    """Cleaned HTML that renders as itself however many times it is rendered as markdown again."""
+    return INERT.format(html.replace("\r", "&#13;").replace("\n", "&#10;"))
+
+
 class SanitizeOutputs(SanitizeHTML):
     enabled = Bool(True).tag(config=True)
     tags = List(Unicode(), default_value=[
@@ -54,11 +71,16 @@ class SanitizeOutputs(SanitizeHTML):
         return bleach.clean(html_str, tags=self.tags, attributes=self.attributes, protocols=PROTOCOLS,
                             strip=self.strip, strip_comments=self.strip_comments)
 
+    def _clean_markdown(self, source):
+        """The markdown rendered as nbconvert renders it, then cleaned: safe HTML for one display."""
+        return self.sanitize_html_tags(markdown2html_mistune(source))
+
     def _sanitize_markdown(self, source):
         rendered = markdown2html_mistune(source)
         cleaned = self.sanitize_html_tags(rendered)
-        # Nothing unsafe in the rendering: keep the student's markdown as they wrote it.
-        return source if cleaned == rendered else cleaned
+        if cleaned == rendered and not MARKUP.search(source):
+            return source   # plain prose: the student's markdown as they wrote it
+        return inert(cleaned)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type in ("markdown", "raw"):
@@ -73,6 +95,9 @@ class SanitizeOutputs(SanitizeHTML):
             if isinstance(data, dict) and "text/plain" in data:
                 for key in RICH_TEXT:
                     data.pop(key, None)
+            elif isinstance(data, dict) and "text/markdown" in data:
+                markdown = data.pop("text/markdown")
+                data["text/html"] = self._clean_markdown(markdown if isinstance(markdown, str) else str(markdown))
             if "metadata" in output:
                 output["metadata"] = _numeric_sizes(output["metadata"])
         return super().sanitize_code_outputs(outputs)
