@@ -18,7 +18,7 @@ ASSIGNMENT = "compile_and_train"
 SETTINGS_VAR = "CNNKIT_HUB_SETTINGS"
 # Settings the grader's pipeline reads from its environment (nbgrader_config.py, cnnkit_grader),
 # passed on to the grader service when the hub's starter has them set.
-GRADER_ENV = ("CNNKIT_SANDBOX", "CNNKIT_SANDBOX_USER", "CNNKIT_CELL_TIMEOUT", "NBGRADER_DB_URL")
+GRADER_ENV = ("CNNKIT_SANDBOX", "CNNKIT_SANDBOX_USERS", "CNNKIT_CELL_TIMEOUT", "NBGRADER_DB_URL")
 
 
 def _words(value):

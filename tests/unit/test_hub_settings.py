@@ -1,0 +1,41 @@
+"""The hub passes the grader only settings the grader reads: a misspelt name is silently ignored."""
+
+import ast
+import re
+from pathlib import Path
+
+from hub import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = re.compile(r"CNNKIT_[A-Z0-9_]*[A-Z0-9]")
+# Everything that runs when the grader service grades: nbgrader's config files, the grader and
+# the package the sandboxed notebook imports.
+GRADER_CODE = ["nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py", "cnnkit_grader", "cnnkit"]
+
+
+def names_in(path):
+    """Every whole CNNKIT_* name written as a string in the Python code under path."""
+    path = ROOT / path
+    found = set()
+    for source in [path] if path.is_file() else sorted(path.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and NAME.fullmatch(node.value):
+                found.add(node.value)
+    return found
+
+
+def test_the_grader_reads_names_from_its_code():
+    read = set().union(*(names_in(p) for p in GRADER_CODE))
+    assert {"CNNKIT_SANDBOX", "CNNKIT_SANDBOX_USERS", "CNNKIT_CELL_TIMEOUT", "CNNKIT_BUDGET"} <= read
+
+
+def test_every_cnnkit_setting_the_hub_passes_is_one_the_grader_reads():
+    read = set().union(*(names_in(p) for p in GRADER_CODE))
+    passed = {name for name in settings.GRADER_ENV if name.startswith("CNNKIT_")}
+    assert passed, "the hub passes no CNNKIT_* setting to the grader"
+    assert passed <= read, f"the hub passes {sorted(passed - read)}, which the grader never reads"
+
+
+def test_the_hub_passes_the_sandbox_users_to_the_grader_service():
+    env = {"CNNKIT_SANDBOX_USERS": "slot-a,slot-b", "CNNKIT_HUB_ROOT": "/nonexistent"}
+    assert settings.Settings.from_environment(env).grader_env == {"CNNKIT_SANDBOX_USERS": "slot-a,slot-b"}
