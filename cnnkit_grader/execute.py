@@ -39,7 +39,7 @@ from cnnkit import data
 
 from cnnkit import budget as budgets
 
-from . import files, fresh, measurement, sandbox, tasks
+from . import files, fresh, measurement, preflight, sandbox, tasks
 from .kernel import SandboxedKernelManager
 from .phases import Phases
 from .probe import ANSWER_LIMITS, ProbeRun
@@ -116,6 +116,7 @@ class GuardedExecute(Execute):
         self._last_handover = None    # no answer cell ran since this answer was handed over
         self._answers = Path(tempfile.mkdtemp(prefix="cnnkit-answers-"))
         self._parts = part_of_cells(nb)
+        self._setup = set(preflight.setup_cells(nb))  # the instructor's cells before any student code
         intake = dict(nb.metadata.get("cnnkit", {}))
         notes = list(intake.get("notes", []))
         inputs = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
@@ -137,6 +138,10 @@ class GuardedExecute(Execute):
                     scratch.chmod(0o1777)
                     sandbox.self_test(self.slot, scratch, [scratch], files.list_names(scratch),
                                       self._hidden(course, folder))
+                    # The kernel must import the cnnkit the grader bound, and find the lesson's
+                    # packages; else the submission is a grader error, never the student's zero.
+                    preflight.check(self.slot, scratch, preflight.kernel_python(self._kernel_name(nb)),
+                                    preflight.imported(nb.cells[i].source for i in self._setup))
                     self.kernel_manager_class = type("SubmissionKernelManager", (SandboxedKernelManager,),
                                                      {"work_dir": str(scratch), "slot": self.slot})
                 else:
@@ -174,6 +179,9 @@ class GuardedExecute(Execute):
                                "notes": notes, "phases": self.phases, "fresh": inputs, "intake": intake,
                                "sandbox": "on" if sandbox.enabled() else "off", "student_dir": str(folder)}
         return nb, resources
+
+    def _kernel_name(self, nb):
+        return self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
 
     @staticmethod
     def _student_folder(resources, course):
@@ -275,6 +283,8 @@ class GuardedExecute(Execute):
             else:
                 cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
                                                  "and was interrupted."))
+        if index in self._setup:
+            self._setup_failed(cell, where)
         if grade:
             for output in cell.outputs:
                 # A warning from the student's code is not a failed test; nbgrader would score it 0.
@@ -284,6 +294,17 @@ class GuardedExecute(Execute):
             if not self._fault and answer in tasks.KERNEL_ANSWERS:
                 self._handover(answer)
         return cell, resources
+
+    def _setup_failed(self, cell, where):
+        """A locked setup cell that failed before any student code ran: the grader's fault, so
+        the submission is not graded (nbgrader records it as failed), never charged to the student."""
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if errors or (self._fault and self._fault["cell"] == where):
+            reason = (f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors
+                      else self._fault["message"])
+            raise GraderError(f"grader error, not the student's: the instructor's locked setup cell {where!r} "
+                              f"failed before any of the student's code ran ({reason}). Fix the grading "
+                              "environment and grade this submission again.")
 
     def _fill_gaps(self):
         """Ask again for answers no graded cell could give, e.g. one moved above the code it tests."""
