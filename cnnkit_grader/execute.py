@@ -284,7 +284,7 @@ class GuardedExecute(Execute):
                 cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
                                                  "and was interrupted."))
         if index in self._setup:
-            self._setup_failed(cell, where)
+            self._setup_failed(cell, cell.metadata.get("nbgrader", {}).get("grade_id") or where, where)
         if grade:
             for output in cell.outputs:
                 # A warning from the student's code is not a failed test; nbgrader would score it 0.
@@ -295,14 +295,14 @@ class GuardedExecute(Execute):
                 self._handover(answer)
         return cell, resources
 
-    def _setup_failed(self, cell, where):
+    def _setup_failed(self, cell, name, where):
         """A locked setup cell that failed before any student code ran: the grader's fault, so
         the submission is not graded (nbgrader records it as failed), never charged to the student."""
         errors = [o for o in cell.outputs if o.output_type == "error"]
         if errors or (self._fault and self._fault["cell"] == where):
             reason = (f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors
                       else self._fault["message"])
-            raise GraderError(f"grader error, not the student's: the instructor's locked setup cell {where!r} "
+            raise GraderError(f"grader error, not the student's: the instructor's locked setup cell {name!r} "
                               f"failed before any of the student's code ran ({reason}). Fix the grading "
                               "environment and grade this submission again.")
 

@@ -14,16 +14,24 @@ from cnnkit_tools import course, submissions
 from courses import CELLS, RELEASE, ROOT, SMOKE, make_course
 
 REASON = "grader error, not the student's"
+# A loaded machine can take minutes to import TensorFlow in the setup cell; these tests are not
+# about time limits (a setup cell that times out is a grader error too).
+PATIENT = {**SMOKE, "CNNKIT_CELL_TIMEOUT": "900", "CNNKIT_NOTEBOOK_TIMEOUT": "2400"}
 
 
 def _no_grade(directory, student):
-    """Nothing of this student's grading was kept: no autograded notebook, no score in the gradebook."""
+    """Nothing of this student's grading was kept: no autograded notebook, no cell scored."""
+    from nbgrader.api import Gradebook, MissingEntry
+
     assert not course.autograded_notebook(directory, student).exists()
-    try:
-        scores = course.scores(directory, student)
-    except Exception:  # noqa: BLE001 - nbgrader's MissingEntry: no notebook recorded at all
-        return
-    assert all(score is None or score == 0 and not maximum for score, maximum in scores.values()), scores
+    with Gradebook(course.db_url(directory)) as gradebook:
+        try:
+            notebook = gradebook.find_submission_notebook(submissions.NOTEBOOK[:-len(".ipynb")],
+                                                          submissions.ASSIGNMENT, student)
+        except MissingEntry:
+            return
+        scored = {g.name: g.auto_score for g in notebook.grades if g.auto_score is not None}
+    assert not scored, f"cells were scored although grading failed: {scored}"
 
 
 def test_a_course_folder_with_its_own_copy_of_the_kit_grades_correctly(tmp_path_factory):
@@ -35,7 +43,7 @@ def test_a_course_folder_with_its_own_copy_of_the_kit_grades_correctly(tmp_path_
     assert Path(cnnkit.__file__).resolve().parent != (directory / "cnnkit").resolve()
     reference = submissions.reference(*submissions.source_and_release(directory))
     submissions.write(reference, directory, "reference")
-    course.autograde(directory, "reference", **SMOKE)
+    course.autograde(directory, "reference", **PATIENT)
     assert course.scores(directory, "reference") == {g: (p, p) for g, p in CELLS.items()}
 
 
@@ -46,14 +54,14 @@ def test_a_sandbox_without_the_kit_is_a_grader_error_not_a_zero(tmp_path_factory
         config.write(f"\nimport pathlib\nfrom cnnkit_grader import sandbox as _sandbox\n"
                      f"_sandbox.kit_package = lambda: pathlib.Path({str(directory / 'empty' / 'cnnkit')!r})\n")
     submissions.write(submissions.reference(*submissions.source_and_release(directory)), directory, "someone")
-    run = course.nbgrader(directory, "autograde", submissions.ASSIGNMENT, check=False, **SMOKE)
+    run = course.nbgrader(directory, "autograde", submissions.ASSIGNMENT, check=False, **PATIENT)
     assert run.returncode != 0
     assert f"{REASON}: before the notebook ran, the kernel's sandbox could not import" in run.stdout
     assert "the kernel imports cnnkit from None, not from the copy the grader bound" in run.stdout
     _no_grade(directory, "someone")
 
 
-def test_a_setup_cell_without_its_data_is_a_grader_error_not_a_zero(tmp_path_factory, cifar_dir):
+def test_missing_training_data_is_a_grader_error_not_a_zero(tmp_path_factory, cifar_dir):
     directory = make_course(tmp_path_factory, "no_data")
     partial = directory.parent / "cifar-partial" / "cifar-10-batches-py"
     partial.mkdir(parents=True)
@@ -62,8 +70,20 @@ def test_a_setup_cell_without_its_data_is_a_grader_error_not_a_zero(tmp_path_fac
             (partial / path.name).symlink_to(path)
     submissions.write(submissions.read(RELEASE), directory, "someone")
     run = course.nbgrader(directory, "autograde", submissions.ASSIGNMENT, check=False,
-                          CIFAR10_DIR=str(partial.parent), **SMOKE)
+                          CIFAR10_DIR=str(partial.parent), **PATIENT)
     assert run.returncode != 0
-    assert f"{REASON}: the instructor's locked setup cell 'data' failed before any of the student's code " \
-           "ran (DataError: missing CIFAR-10 file" in run.stdout
+    assert "DataError: missing CIFAR-10 file" in run.stdout and "data_batch_5" in run.stdout
+    _no_grade(directory, "someone")
+
+
+def test_a_setup_cell_that_fails_before_student_code_is_a_grader_error_not_a_zero(tmp_path_factory):
+    directory = make_course(tmp_path_factory, "setup_fails")
+    submissions.write(submissions.reference(*submissions.source_and_release(directory)), directory, "someone")
+    # A time limit no setup cell can meet (importing TensorFlow takes seconds): the grader's
+    # settings are at fault, and no code of the student's has run yet.
+    run = course.nbgrader(directory, "autograde", submissions.ASSIGNMENT, check=False,
+                          **{**SMOKE, "CNNKIT_CELL_TIMEOUT": "1"})
+    assert run.returncode != 0
+    assert f"{REASON}: the instructor's locked setup cell 'setup' failed before any of the student's " \
+           "code ran (" in run.stdout
     _no_grade(directory, "someone")
