@@ -40,7 +40,7 @@ from cnnkit import data
 
 from cnnkit import budget as budgets
 
-from . import files, fresh, measurement, sandbox, tasks
+from . import files, fresh, measurement, preflight, sandbox, tasks
 from .kernel import SandboxedKernelManager
 from .outputs import CappedOutputs
 from .phases import Phases
@@ -119,6 +119,7 @@ class GuardedExecute(CappedOutputs, Execute):
         self._last_handover = None    # no answer cell ran since this answer was handed over
         self._answers = Path(tempfile.mkdtemp(prefix="cnnkit-answers-"))
         self._parts = part_of_cells(nb)
+        self._setup = set(preflight.setup_cells(nb))  # the instructor's cells before any student code
         intake = dict(nb.metadata.get("cnnkit", {}))
         notes = list(intake.get("notes", []))
         inputs = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
@@ -142,6 +143,10 @@ class GuardedExecute(CappedOutputs, Execute):
                     sandbox.give(scratch, self.slot, include_root=False)
                     sandbox.self_test(self.slot, scratch, [scratch], files.list_names(scratch),
                                       self._hidden(course, folder))
+                    # The kernel must import the cnnkit the grader bound, and find the lesson's
+                    # packages; else the submission is a grader error, never the student's zero.
+                    preflight.check(self.slot, scratch, preflight.kernel_python(self._kernel_name(nb)),
+                                    preflight.imported(nb.cells[i].source for i in self._setup))
                     self.kernel_manager_class = type("SubmissionKernelManager", (SandboxedKernelManager,),
                                                      {"work_dir": str(scratch), "slot": self.slot,
                                                       "runtime_dir": str(runtime)})
@@ -183,6 +188,9 @@ class GuardedExecute(CappedOutputs, Execute):
                                "notes": notes, "phases": self.phases, "fresh": inputs, "intake": intake,
                                "sandbox": "on" if sandbox.enabled() else "off", "student_dir": str(folder)}
         return nb, resources
+
+    def _kernel_name(self, nb):
+        return self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
 
     @staticmethod
     def _student_folder(resources, course):
@@ -283,6 +291,8 @@ class GuardedExecute(CappedOutputs, Execute):
             else:
                 cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
                                                  "and was interrupted."))
+        if index in self._setup:
+            self._setup_failed(cell, cell.metadata.get("nbgrader", {}).get("grade_id") or where, where)
         if grade:
             for output in cell.outputs:
                 # A warning from the student's code is not a failed test; nbgrader would score it 0.
@@ -292,6 +302,17 @@ class GuardedExecute(CappedOutputs, Execute):
             if not self._fault and answer in tasks.KERNEL_ANSWERS:
                 self._handover(answer)
         return cell, resources
+
+    def _setup_failed(self, cell, name, where):
+        """A locked setup cell that failed before any student code ran: the grader's fault, so
+        the submission is not graded (nbgrader records it as failed), never charged to the student."""
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if errors or (self._fault and self._fault["cell"] == where):
+            reason = (f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors
+                      else self._fault["message"])
+            raise GraderError(f"grader error, not the student's: the instructor's locked setup cell {name!r} "
+                              f"failed before any of the student's code ran ({reason}). Fix the grading "
+                              "environment and grade this submission again.")
 
     def _fill_gaps(self):
         """Ask again for answers no graded cell could give, e.g. one moved above the code it tests."""

@@ -61,6 +61,9 @@ RUNTIME_BYTES = 16 * 2**20      # the kernel's runtime folder: its connection fi
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc")
 PASSED_ENV = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")
 INSIDE = Path(__file__).resolve().parent / "inside"   # the grader code that runs in the sandbox
+# Where the cnnkit the grader imported appears inside, first on PYTHONPATH: every sandboxed
+# process imports that copy, whichever clone the environment was installed from (preflight.py).
+KIT_MOUNT = "/opt/cnnkit-kit"
 
 UNSAFE_WARNING = ("WARNING: CNNKIT_SANDBOX=off, so student code ran WITHOUT isolation: it "
                   "could read the hidden tests and the gradebook, and reach the network.")
@@ -313,6 +316,13 @@ def scratch_folder(prefix="cnnkit-work-", size=SCRATCH_BYTES, slot_=None):
 
 
 # ---------------------------------------------------------------- the command line
+def kit_package():
+    """The folder of the cnnkit the grader imported: the one the sandbox binds at KIT_MOUNT."""
+    import cnnkit
+
+    return Path(cnnkit.__file__).resolve().parent
+
+
 def _python_dirs():
     import cnnkit
 
@@ -370,6 +380,7 @@ def command(argv, slot_, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT
     for path in SYSTEM_DIRS:
         args += ["--ro-bind-try", path, path]
     binds = [("--ro-bind", path, path) for path in _python_dirs()]
+    binds.append(("--ro-bind", kit_package(), f"{KIT_MOUNT}/cnnkit"))
     if with_inside:
         binds.append(("--ro-bind", INSIDE, INSIDE))
     if with_data:
@@ -390,8 +401,7 @@ def command(argv, slot_, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT
                    # The budget the grader judges by, resolved here: the kernel cannot see
                    # NBGRADER_EXECUTION, and must train exactly as the rules expect.
                    "CNNKIT_BUDGET": budgets.current().name}
-    if with_inside:
-        environment["PYTHONPATH"] = str(INSIDE.parent.parent)
+    environment["PYTHONPATH"] = os.pathsep.join([KIT_MOUNT] + ([str(INSIDE.parent.parent)] if with_inside else []))
     environment.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
     environment.update(thread_env())
     environment.update(env or {})
