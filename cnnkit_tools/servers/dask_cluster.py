@@ -45,6 +45,8 @@ def environment():
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(KIT_ROOT), env.get("PYTHONPATH")) if p)
     env["DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES"] = "1"
+    # Dask's HTTP servers (started even with --no-dashboard): no pages, on loopback below.
+    env["DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES"] = env["DASK_DISTRIBUTED__WORKER__HTTP__ROUTES"] = "[]"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
 
@@ -87,11 +89,13 @@ class Cluster:
             tls.make(self.directory / "tls")
         dask = str(Path(sys.executable).parent / "dask")  # the CLI a hub runs, from this venv
         self._start("scheduler", [dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
-                                  "--no-dashboard", *self._tls_flags()])
+                                  "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
+                                  *self._tls_flags()])
         for number in range(self.n_workers):
             self._start(f"worker-{number}", [
                 dask, "worker", self.address, *self._tls_flags(),
                 "--nthreads", "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1",
+                "--dashboard-address", "127.0.0.1:0",
                 "--worker-port", self.worker_ports, "--nanny-port", self.worker_ports,
                 "--name", f"worker-{number}", "--memory-limit", "0",
                 "--local-directory", str(self.directory / f"worker-{number}")])
