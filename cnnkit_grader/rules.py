@@ -268,15 +268,15 @@ def _dropout_problems(layers):
 
 def dropout_form(ev):
     saved(ev.values("dropout"), "dropout", "model_dropout")
-    config, _ = ev.model("dropout", "model_dropout")
+    config = ev.config("dropout", "model_dropout")
     if not any(layer.kind == "Dropout" for layer in _layers(config)):
         raise Fail("no_dropout", "model_dropout has no Dropout layer: build it with build_model(dropout_rate=...).")
 
 
 def dropout_layer(ev):
     saved(ev.values("dropout"), "dropout", "model_dropout")
-    layers = _layers(ev.model("dropout", "model_dropout")[0])
-    base = _layers(ev.model("base", "build_model()'s model")[0])
+    layers = _layers(ev.config("dropout", "model_dropout"))
+    base = _layers(ev.config("base", "build_model()'s model"))
     if any(layer.kind == "Dropout" for layer in base):
         raise Fail("dropout_in_base", "build_model() without a rate should have no Dropout layer: add it only "
                                       "when dropout_rate is given.")

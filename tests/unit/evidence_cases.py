@@ -264,6 +264,16 @@ def case(name):
         _set(ev, "tuning", "val_losses", losses)
         _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[1])
         fails = {"test_tuning_best"}
+    elif name == "no_flatten_unloadable":
+        # Part A charged a network Keras cannot load again: Part G's layer tests read its config alone.
+        for key in ("base", "compiled", "dropout"):
+            config = copy.deepcopy(ev.models[key].config)
+            config["config"]["layers"] = [layer for layer in config["config"]["layers"]
+                                          if layer["class_name"] != "Flatten"]
+            ev.models[key].config = config
+        ev.models["base"].measured["output_shape"] = [None, 4, 4, 10]
+        ev.models["dropout"].measured = {"error": "TypeError: only 0-dimensional arrays can be converted"}
+        fails = {"test_build_form", "test_build_structure", "test_heldout_accuracy"}
     elif name == "typed_val_losses":
         _set(ev, "tuning", "val_losses", [1.9, 1.7, 1.8, 2.0, 2.2])
         _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[1])
@@ -327,7 +337,7 @@ CASES = ("reference", "typed_regression", "swapped_regression", "typed_updates",
          "frame_from_zero", "no_dropout", "dropout_0.8", "conv_32", "heldout_low", "untrained", "part_g_skip",
          "charged_but_undertrained", "forged_steps", "part_g_charges_another_network",
          "charged_and_learned_few_steps", "charged_loss_compiled_otherwise", "identical_candidates",
-         "untrained_candidates", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
+         "untrained_candidates", "no_flatten_unloadable", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
          "candidate_wrong_rate", "stale_save", "saved_as_h5", "not_saved", "worse_model_named", "lambda_layer",
          "kernel_died_in_part_h", "probe_raised", "empty_notebook")
 
