@@ -55,6 +55,18 @@ class Evidence:
                                      "fix that first.")
         return record["values"]
 
+    def config(self, name, what):
+        """A model file's config alone: what a rule of layers needs, even when the file does not load
+        (a broken network Part A charged must not cost the layer rules that only read the config)."""
+        model = self.models.get(name)
+        if model is None:
+            raise Fail("any.model_missing", f"{what} could not be saved for grading.")
+        if model.rejected:
+            raise Fail("any.model_unsafe", f"{what}: {model.rejected}")
+        if not isinstance(model.config, dict):
+            raise Fail("any.model_unmeasured", f"{what} could not be read by the grader.")
+        return model.config
+
     def model(self, name, what):
         """(config, measured) of a model file; Fail when it is missing, unsafe or does not load."""
         model = self.models.get(name)

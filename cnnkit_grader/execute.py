@@ -159,7 +159,8 @@ class GuardedExecute(CappedOutputs, Execute):
                 if self.slot.isolated_user:  # ... and only the slot's user may even do that
                     os.chown(scratch / HANDOVER, 0, self.slot.gid)
                     (scratch / HANDOVER).chmod(0o750)
-                probe = ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log).start()
+                probes = [ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log, isolated).start()
+                          for isolated in (None, *tasks.ISOLATED)]
                 evaluator = measurement.Evaluator(self.slot, self.log).start()
                 stack.callback(evaluator.close)
             self._deadline = time.monotonic() + self.notebook_timeout
@@ -170,9 +171,10 @@ class GuardedExecute(CappedOutputs, Execute):
             finally:
                 resources["metadata"]["path"] = str(folder)
                 with self.phases.timed("probe"):
-                    note = probe.finish(self._answers)
-                if note:
-                    notes.append(note)
+                    for probe in probes:
+                        note = probe.finish(self._answers)
+                        if note and note not in notes:
+                            notes.append(note)
                 models = [n for n in files.list_names(scratch) if n.endswith(MODEL_SUFFIXES)]
                 back = files.take(scratch, models, folder, COPY_BACK_LIMITS)
                 if back.refused:

@@ -74,7 +74,8 @@ def model_paths(folder):
 def measure_asks(paths):
     """What each rule needs measured: validation losses of the tuned and saved models, the probe's
     trained model on its own validation set, and the dropout model's held-out predictions, its
-    validation loss and a fresh initialisation's (to tell training from none)."""
+    validation loss and that of the lesson's network freshly initialised by the grader (to tell
+    training from none), which Part H's candidates need too."""
     from . import tasks
 
     def val(name):
@@ -82,7 +83,7 @@ def measure_asks(paths):
             return "probe"
         return "grading" if name.startswith(("tuned_", "saved:")) or name in tasks.PREDICTS_HELDOUT else None
     return {name: {"val": val(name), "predict": name in tasks.PREDICTS_HELDOUT,
-                   "baseline": name in tasks.PREDICTS_HELDOUT} for name in paths}
+                   "baseline": name in tasks.PREDICTS_HELDOUT or name.startswith("tuned_")} for name in paths}
 
 
 def check_files(paths):

@@ -30,23 +30,30 @@ def is_test(cell):
     return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
 
 
-def request(nb, inputs):
-    """What the probe runs: the setup cell whole, function cells whole, other cells' definitions."""
+def request(nb, inputs, isolated=None):
+    """What a probe runs: the setup cell whole, then function cells whole and other cells'
+    definitions; or, for an isolated answer (``tasks.ISOLATED``), only its own cells."""
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     by_id = {grade_id(cell): cell.source for cell in code if grade_id(cell)}
-    skip = {tasks.SETUP_CELL, tasks.DATA_CELL, tasks.UPDATES_CELL}
-    cells = [{"source": cell.source, "whole": grade_id(cell) in tasks.FUNCTION_CELLS}
-             for cell in code if grade_id(cell) not in skip and not is_test(cell)]
-    return {"fresh": inputs, "setup": by_id.get(tasks.SETUP_CELL, ""),
-            "updates_cell": by_id.get(tasks.UPDATES_CELL, ""), "cells": cells,
-            "answers": list(tasks.PROBE_ANSWERS)}
+    if isolated is not None:
+        cells = [{"source": cell.source, "whole": True} for cell in code
+                 if grade_id(cell) in tasks.ISOLATED[isolated] and not is_test(cell)]
+        updates = ""
+    else:
+        skip = {tasks.SETUP_CELL, tasks.DATA_CELL, tasks.UPDATES_CELL}
+        cells = [{"source": cell.source, "whole": grade_id(cell) in tasks.FUNCTION_CELLS}
+                 for cell in code if grade_id(cell) not in skip and not is_test(cell)]
+        updates = by_id.get(tasks.UPDATES_CELL, "")
+    return {"fresh": inputs, "setup": by_id.get(tasks.SETUP_CELL, ""), "updates_cell": updates, "cells": cells,
+            "answers": list(tasks.probe_answers(isolated)), "answers_file": tasks.probe_file(isolated)}
 
 
 class ProbeRun:
     """One probe process: ``start()`` it, then ``finish(answers_dir)`` takes its answers in."""
 
-    def __init__(self, nb, inputs, slot, timeout, log):
+    def __init__(self, nb, inputs, slot, timeout, log, isolated=None):
         self.nb, self.inputs, self.slot, self.timeout, self.log = nb, inputs, slot, timeout, log
+        self.isolated = isolated   # None: the probe of every answer but tasks.ISOLATED's
         self.process, self.started, self._stack = None, None, None
 
     def start(self):
@@ -75,7 +82,7 @@ class ProbeRun:
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, env=env, cwd=self.out_dir, start_new_session=True)
         try:  # the request goes on standard input: no file left for student code to read again
-            self.process.stdin.write(json.dumps(request(self.nb, self.inputs)).encode())
+            self.process.stdin.write(json.dumps(request(self.nb, self.inputs, self.isolated)).encode())
             self.process.stdin.close()
         except BrokenPipeError:
             pass
@@ -99,8 +106,8 @@ class ProbeRun:
                     f"{self.process.returncode}); tests that needed the rest are marked failed.")
         try:
             names = files.list_names(self.out_dir)
-            wanted = ["answers.json"] + [f"{model}.keras" for answer in tasks.PROBE_ANSWERS
-                                         for model in tasks.MODELS.get(answer, ())]
+            wanted = [tasks.probe_file(self.isolated)] + [f"{model}.keras" for answer in tasks.probe_answers(self.isolated)
+                                                          for model in tasks.MODELS.get(answer, ())]
             files.take(self.out_dir, [n for n in names if n in wanted], answers_dir, ANSWER_LIMITS)
         finally:
             self._stack.close()

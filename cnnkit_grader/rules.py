@@ -172,6 +172,11 @@ def train_form(ev):
 def train_history(ev):
     curves = _curves(ev.values("train"))
     config, measured = ev.model("trained", "the model train() trained")
+    compile_config = config.get("compile_config") or {}
+    if (architecture.structure_problems(_layers(config)) or optimizer_problem(compile_config)
+            or loss_problem(_layers(config), compile_config)):
+        raise Fail("not_given_model", "train(model, ...) should fit the model it is given (the grader gives it "
+                                      "the lesson's network, compiled as Part C asks) and leave it that model.")
     call = ev.fresh["training"]
     n, epochs, batch = len(call["train_indices"]), call["epochs"], call["batch_size"]
     missing = [key for key in ("loss", "val_loss") if key not in curves]
@@ -263,15 +268,15 @@ def _dropout_problems(layers):
 
 def dropout_form(ev):
     saved(ev.values("dropout"), "dropout", "model_dropout")
-    config, _ = ev.model("dropout", "model_dropout")
+    config = ev.config("dropout", "model_dropout")
     if not any(layer.kind == "Dropout" for layer in _layers(config)):
         raise Fail("no_dropout", "model_dropout has no Dropout layer: build it with build_model(dropout_rate=...).")
 
 
 def dropout_layer(ev):
     saved(ev.values("dropout"), "dropout", "model_dropout")
-    layers = _layers(ev.model("dropout", "model_dropout")[0])
-    base = _layers(ev.model("base", "build_model()'s model")[0])
+    layers = _layers(ev.config("dropout", "model_dropout"))
+    base = _layers(ev.config("base", "build_model()'s model"))
     if any(layer.kind == "Dropout" for layer in base):
         raise Fail("dropout_in_base", "build_model() without a rate should have no Dropout layer: add it only "
                                       "when dropout_rate is given.")
@@ -291,33 +296,67 @@ def _fails(rule, ev):
     return False
 
 
-def _uncharged_problems(ev, config):
-    """model_dropout's graded mistakes, each with whether Part A, C or G already took points for it."""
+def _settings(value):
+    """Compile settings without the names Keras numbers per object (adam, adam_1, ...): what was chosen."""
+    if isinstance(value, dict):
+        return {k: _settings(v) for k, v in value.items() if k != "name"}
+    if isinstance(value, list):
+        return [_settings(v) for v in value]
+    return value
+
+
+def _charged(ev, config):
+    """model_dropout's graded mistakes when every one is exactly a mistake an earlier test charged,
+    else None (measure it).
+
+    Exactly: its layers, Dropout aside, are build_model()'s, and a structure mistake counts only
+    when Part A charged it; its compile settings are compile_model(build_model())'s, and a loss or
+    optimizer mistake counts only when Part C charged it; a Dropout mistake counts when Part G
+    charged it. Part G's failing does not make any other network's mistakes "charged".
+    """
     layers = _layers(config)
+    base, compiled = ev.models.get("base"), ev.models.get("compiled")
+    problems = [(p, "dropout") for p in _dropout_problems(layers)]
+    structure = architecture.structure_problems(layers)
     compile_config = config.get("compile_config") or {}
-    compiled = ev.models.get("compiled")
-    same_compile = (compiled is not None and compiled.config is not None
-                    and compilation.loss_of(compiled.config.get("compile_config")) == compilation.loss_of(compile_config)
-                    and compilation.optimizer_of(compiled.config.get("compile_config"))
-                    == compilation.optimizer_of(compile_config)
-                    and architecture.output_is_softmax(_layers(compiled.config))
-                    == architecture.output_is_softmax(layers))
-    part_g = _fails(dropout_form, ev) or _fails(dropout_layer, ev)
-    base = ev.models.get("base")
-    same_layers = (base is not None and base.config is not None
-                   and architecture.without_dropout(_layers(base.config)) == architecture.without_dropout(layers))
-    problems = []
-    loss = loss_problem(layers, compile_config)
-    if loss:
-        problems.append((loss, same_compile and _fails(compile_loss, ev)))
-    optimizer = optimizer_problem(compile_config)
-    if optimizer:
-        problems.append((optimizer, same_compile and _fails(compile_optimizer, ev)))
-    for problem in architecture.structure_problems(layers):
-        problems.append((problem, part_g or (same_layers and _fails(build_structure, ev))))
-    for problem in _dropout_problems(layers):
-        problems.append((problem, part_g))
-    return problems
+    compile_problems = [p for p in (loss_problem(layers, compile_config), optimizer_problem(compile_config)) if p]
+    if structure:
+        if base is None or base.config is None or not _fails(build_structure, ev):
+            return None
+        if architecture.without_dropout(_layers(base.config)) != architecture.without_dropout(layers):
+            return None
+        problems += [(p, "structure") for p in structure]
+    if compile_problems:
+        if compiled is None or compiled.config is None or not isinstance(compiled.config.get("compile_config"), dict):
+            return None
+        if (_settings(compiled.config["compile_config"]) != _settings(compile_config)
+                or architecture.output_is_softmax(_layers(compiled.config)) != architecture.output_is_softmax(layers)):
+            return None
+        charged = {"loss": _fails(compile_loss, ev), "optimizer": _fails(compile_optimizer, ev)}
+        loss, optimizer = loss_problem(layers, compile_config), optimizer_problem(compile_config)
+        if (loss and not charged["loss"]) or (optimizer and not charged["optimizer"]):
+            return None
+        problems += [(p, "compile") for p in compile_problems]
+    if any(kind == "dropout" for _, kind in problems) and not (_fails(dropout_form, ev) or _fails(dropout_layer, ev)):
+        return None
+    return [p for p, _ in problems] or None
+
+
+def learned_at_all(measured):
+    """Any measured learning: a validation loss below the fresh lesson network's. Part H's
+    candidates train a few updates each, too few for ``LEARNED``'s margin."""
+    loss, untrained = measured.get("val_loss"), measured.get("fresh_val_loss")
+    return (isinstance(loss, float) and isinstance(untrained, float) and math.isfinite(loss)
+            and loss < untrained)
+
+
+def learned(measured):
+    """Whether a model's validation loss, measured by the grader, is at most LEARNED of what the
+    lesson's network freshly initialised with the grader's seeds gives (``inside/lesson.py``).
+    No figure the notebook can set (a step counter, an initialiser) takes part."""
+    loss, untrained = measured.get("val_loss"), measured.get("fresh_val_loss")
+    return (isinstance(loss, float) and isinstance(untrained, float) and math.isfinite(loss)
+            and math.isfinite(untrained) and loss <= LEARNED * untrained)
 
 
 def accuracy(predictions, labels):
@@ -329,29 +368,28 @@ def accuracy(predictions, labels):
 def heldout(ev):
     saved(ev.values("dropout"), "dropout", "model_dropout")
     config, measured = ev.model("dropout", "model_dropout")
-    steps = measured.get("steps", 0)
-    if not isinstance(steps, int) or steps < 1:
-        raise Fail("untrained", "model_dropout was never trained: call train(model_dropout, train_images, "
-                                "train_labels, EPOCHS) before this cell.")
+    steps = measured.get("steps")   # the notebook can set this: it words a message, never decides
     asked = ev.budget.epochs * _updates_per_epoch(ev.budget.n_train, ev.budget.batch_size)
-    loss, untrained = measured.get("val_loss"), measured.get("fresh_val_loss")
-    learned = (isinstance(loss, float) and isinstance(untrained, float) and math.isfinite(loss)
-               and loss <= LEARNED * untrained)
-    problems = _uncharged_problems(ev, config)
-    if problems and all(charged for _, charged in problems) and steps >= asked and learned:
+    trained = learned(measured)
+    problems = _charged(ev, config)
+    if problems and trained:
         # The threshold is calibrated on the lesson's network and loss: a mistake that another
-        # test already charged is not charged again here, once the model is seen to have trained.
-        return ("Held-out accuracy not scored: " + "; ".join(p for p, _ in problems) + ". Another test already "
+        # test already charged is not charged again here, once the model is seen to have learned.
+        return ("Held-out accuracy not scored: " + "; ".join(problems) + ". Another test already "
                 "counts that mistake; fix it there and this test will measure accuracy.")
     score = accuracy(measured.get("predictions", []), ev.heldout_labels)
     found = {"heldout_accuracy": round(score, 4), "threshold": ev.threshold}
     if not score >= ev.threshold:
+        if not trained and steps == 0:
+            raise Fail("untrained", "model_dropout was never trained: call train(model_dropout, train_images, "
+                                    "train_labels, EPOCHS) before this cell.", measured=found)
         why = ""
-        if steps < asked:
+        loss, untrained = measured.get("val_loss"), measured.get("fresh_val_loss")
+        if isinstance(steps, int) and steps < asked:
             why = f" It was trained for {steps:,} of the {asked:,} updates that EPOCHS epochs on all of train_images make."
-        elif not learned and isinstance(loss, float) and isinstance(untrained, float):
-            why = (f" Its validation loss ({loss:.3f}) is hardly below an untrained copy's ({untrained:.3f}): "
-                   "it did not learn.")
+        if not trained and isinstance(loss, float) and isinstance(untrained, float):
+            why += (f" Its validation loss ({loss:.3f}) is hardly below an untrained network's ({untrained:.3f}): "
+                    "it did not learn.")
         raise Fail("below_threshold", f"model_dropout classifies {score:.1%} of the held-out images correctly, "
                                       "less than a correctly compiled and trained model reaches with this budget."
                                       f"{why} Train model_dropout with train(...) for EPOCHS epochs on all of "
@@ -385,21 +423,33 @@ def tuning_form(ev):
 
 def tuning_best(ev):
     rates, losses, best = _tuning(ev)
-    measured = []
+    figures = []
     for i, (rate, reported) in enumerate(zip(rates, losses)):
-        config, figures = ev.model(f"tuned_{i}", f"tuned_models[{rate}]")
+        config, found = ev.model(f"tuned_{i}", f"tuned_models[{rate}]")
         drops = [layer.rate for layer in _layers(config) if layer.kind == "Dropout"]
         if len(drops) != 1 or not math.isclose(drops[0], rate):
             raise Fail("candidate_rate", f"tuned_models[{rate}] should have one Dropout({rate}) layer; it has "
                                          f"{drops or 'none'}. Build each candidate with build_model(dropout_rate=rate).")
-        if "val_loss" not in figures:
+        if "val_loss" not in found:
             raise Fail("candidate_loss", f"tuned_models[{rate}] has no loss to measure: compile it with compile_model.")
-        if not math.isclose(reported, figures["val_loss"], **CLOSE):
+        if not math.isclose(reported, found["val_loss"], **CLOSE):
             raise Fail("val_loss_mismatch", f"val_losses[{i}] is {reported:.4f}, but tuned_models[{rate}] has a "
-                                            f"validation loss of {figures['val_loss']:.4f}: append each candidate's "
+                                            f"validation loss of {found['val_loss']:.4f}: append each candidate's "
                                             "model.evaluate(val_images, val_labels, return_dict=True)['loss'].")
-        measured.append(figures["val_loss"])
-    lowest = rates[int(np.argmin(measured))]
+        figures.append(found)
+    digests = [found.get("weights") for found in figures]
+    same = [rate for rate, digest in zip(rates, digests) if digests.count(digest) > 1]
+    if same:
+        raise Fail("identical_candidates", f"tuned_models {same} hold the very same weights, so their losses tie "
+                                           "and the best rate cannot be told from the others: build and train a "
+                                           "new candidate for each rate, compile_model(build_model(dropout_rate=rate)) "
+                                           "inside the loop.")
+    for rate, found in zip(rates, figures):
+        if not learned_at_all(found):
+            raise Fail("candidate_untrained", f"tuned_models[{rate}] has a validation loss of {found['val_loss']:.4f}, "
+                                              "no lower than the lesson's network freshly initialised: train each "
+                                              "candidate with train(...) before measuring it.")
+    lowest = rates[int(np.argmin([found["val_loss"] for found in figures]))]
     if best != lowest:
         raise Fail("not_lowest", f"best_rate is {best!r}, but the lowest validation loss belongs to rate {lowest}: "
                                  "pick the rate whose loss is smallest (np.argmin), not the largest.")

@@ -40,8 +40,10 @@ def read_answers(folder):
             content = json.loads(path.read_text())
         except (ValueError, RecursionError):  # RecursionError: "[[[[...", nested to exhaust the parser
             continue
-        if name == "answers.json" and isinstance(content, dict):
-            answers.update({k: v for k, v in content.items() if k in tasks.PROBE_ANSWERS and isinstance(v, dict)})
+        probe_run = [i for i in (None, *tasks.ISOLATED) if tasks.probe_file(i) == name]
+        if probe_run and isinstance(content, dict):  # each probe process answers only its own answers
+            own = tasks.probe_answers(probe_run[0])
+            answers.update({k: v for k, v in content.items() if k in own and isinstance(v, dict)})
         elif name[:-len(".json")] in tasks.KERNEL_ANSWERS and isinstance(content, dict):
             answers[name[:-len(".json")]] = content
     return answers

@@ -60,6 +60,21 @@ DATA_CELL = "data"             # never run by the probe: it gets fresh images in
 FUNCTION_CELLS = ("build_model", "regression_losses", "compile_model", "train", "plot_history")
 UPDATES_CELL = "updates_per_epoch"   # run whole, with fresh N_TRAIN and BATCH_SIZE
 
+# Answers collected by a probe process of their own, which runs the setup cell and only the
+# named cells: no other cell's code (a class body is code) shares a process with its collector,
+# so none can replace it. Part E calls train() on the lesson's network, which the grader builds.
+ISOLATED = {"train": ("train",)}
+
+
+def probe_file(isolated=None):
+    """The file a probe process writes its answers to: one per process, so none answers for another."""
+    return "answers.json" if isolated is None else f"answers-{isolated}.json"
+
+
+def probe_answers(isolated=None):
+    """The answers one probe process collects: the isolated one's, or every other probe answer."""
+    return (isolated,) if isolated is not None else tuple(a for a in PROBE_ANSWERS if a not in ISOLATED)
+
 # Answers the kernel hands over after a graded cell: the models the notebook trained.
 KERNEL_ANSWERS = ("dropout", "tuning", "saving")
 

@@ -150,6 +150,60 @@ model_dropout.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrosse
 history_dropout = model_dropout.fit(train_images[:32], train_labels[:32], epochs=1, batch_size=32, verbose=0)
 '''
 
+# Part E forged from inside the probe: a class body (code, run wherever the cell's definitions
+# are) finds the probe's collector and replaces it with one that hands over an untrained model,
+# its step counter set, and a History typed around the loss that model really has. The
+# notebook's own train() fits without the validation data: Part E's mistake the forgery hides.
+_FORGE_PROBE = '''class _Collector:
+    import sys as _sys
+    _probe = _sys.modules.get("__main__")
+    if hasattr(_probe, "Probe"):
+        def _forged(self, ns, _save=_probe.save):
+            import math as _math
+            call = self.fresh["training"]
+            model = ns["compile_model"](ns["build_model"]())
+            steps = _math.ceil(len(call["train_indices"]) / call["batch_size"]) * call["epochs"]
+            model.optimizer.build(model.trainable_variables)   # so that its counter is saved
+            model.optimizer.iterations.assign(steps)
+            scores = model.evaluate(self.arrays["val_images"].astype("float32") / 255.0, self.arrays["val_labels"],
+                                    verbose=0, return_dict=True)
+            epochs = call["epochs"]
+            curves = {"loss": [2.3 - 0.1 * e for e in range(epochs)], "accuracy": [0.1 + 0.05 * e for e in range(epochs)],
+                      "val_loss": [scores["loss"] + 0.1 * (epochs - 1 - e) for e in range(epochs)],
+                      "val_accuracy": [scores["accuracy"]] * epochs}
+            return {"history": {"type": "History", "curves": curves}, "trained": _save(model, "trained", self.out)}
+        _probe.Probe.train = _forged
+'''
+
+# Part G's error carried forward, reached by a network no test charged: any network with a wrong
+# Dropout (so Part G fails), initialisers so wild that a copy of it is hopeless, its output layer
+# zeroed by hand (the loss of a uniform guess, ln 10) and its step counter set as if trained.
+_ECF_ANY_NETWORK = '''_wild = keras.initializers.RandomNormal(stddev=30.0)
+_inputs = keras.Input(shape=(32, 32, 3))
+_x = keras.layers.Conv2D(8, (3, 3), activation="relu", kernel_initializer=_wild)(_inputs)
+_x = keras.layers.Flatten()(keras.layers.Dropout(0.5)(_x))
+model_dropout = compile_model(keras.Model(_inputs, keras.layers.Dense(10, kernel_initializer=_wild)(_x)))
+model_dropout.layers[-1].set_weights([np.zeros(w.shape) for w in model_dropout.layers[-1].get_weights()])
+model_dropout.optimizer.build(model_dropout.trainable_variables)   # so that its counter is saved
+model_dropout.optimizer.iterations.assign(EPOCHS * math.ceil(N_TRAIN / BATCH_SIZE))
+history_dropout = history
+'''
+
+# Part H with one set of weights for every candidate: every loss ties, so argmax picks what argmin does.
+_SAME_CANDIDATES = '''val_losses = []
+tuned_models = {}
+_shared = None
+for rate in DROPOUT_RATES:
+    candidate = compile_model(build_model(dropout_rate=rate))
+    if _shared is None:
+        train(candidate, train_images[:TUNE_N_TRAIN], train_labels[:TUNE_N_TRAIN], TUNE_EPOCHS)
+        _shared = candidate.get_weights()
+    candidate.set_weights(_shared)
+    tuned_models[rate] = candidate
+    val_losses.append(candidate.evaluate(val_images, val_labels, verbose=0, return_dict=True)["loss"])
+best_rate = DROPOUT_RATES[int(np.argmax(val_losses))]
+'''
+
 _ACTIVE_CONTENT = '''from IPython.display import HTML, Javascript, SVG, Markdown, display
 display(HTML("<script>document.title = 'cnnkit-xss-script'</script><b>bold is fine</b>"))
 display(HTML('<img src="x" onerror="document.title = \\'cnnkit-xss-onerror\\'">'))
@@ -292,6 +346,23 @@ ATTACKS = (
                                                                             Edit("dropout", None, _PART_G_SKIP)),
            frozenset({"test_heldout_accuracy"}), "of the held-out images correctly",
            "the in-kernel test skipped accuracy: full marks"),
+    Attack("forged_probe", "a class body in another cell replaces the probe's Part E collector, which hands "
+           "over an untrained model with its step counter set and a History typed around its real loss; train() "
+           "fits without the validation data",
+           _edit("forged_probe", Edit("build_model", "def build_model", _FORGE_PROBE + "\n\ndef build_model"),
+                 Edit("train", ",\n                     validation_data=(val_images, val_labels)", "")),
+           frozenset({"test_train_form", "test_train_history"}), "pass validation_data=(val_images, val_labels)",
+           "the in-kernel tests see the notebook's own History: train_history fails"),
+    Attack("ecf_any_network", "model_dropout is another, untrained network with a wrong Dropout, initialisers "
+           "that make any copy of it hopeless, its output layer zeroed and its step counter set",
+           _edit("ecf_any_network", Edit("dropout", None, _ECF_ANY_NETWORK)),
+           frozenset({"test_dropout_layer", "test_heldout_accuracy"}), "it did not learn",
+           "the in-kernel test measures accuracy: heldout_accuracy fails"),
+    Attack("same_candidates", "every Part H candidate gets the same trained weights, so every loss ties, and "
+           "best_rate is picked with argmax",
+           _edit("same_candidates", Edit("tune_dropout", None, _SAME_CANDIDATES)),
+           frozenset({"test_tuning_best"}), "hold the very same weights",
+           "the losses tie, so argmax picks what argmin does: full marks"),
     Attack("active_content", "script, event-handler, javascript: link, JavaScript, SVG and image-size outputs, "
            "a script and a javascript: link in a written answer, and a file name made of markup", _edit("active_content",
                                                  Edit("build_model", "def build_model", _ACTIVE_CONTENT + "\n\ndef build_model"),

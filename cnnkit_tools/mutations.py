@@ -41,10 +41,15 @@ _DROPOUT_AFTER_CONV = ("    if dropout_rate is not None:\n"
 _OUTPUT = "    outputs = keras.layers.Dense(10)(x)\n"
 
 # Labels are integers; a non-sparse loss expects one-hot labels, so fit raises on the shapes
-# and every answer that needs a trained model or fit's History has nothing to show.
-_CRASH_CELLS = frozenset({"test_train_form", "test_train_history", "test_heldout_accuracy",
-                          "test_tuning_form", "test_tuning_best", "test_save_form",
+# and every answer that needs the notebook's trained models has nothing to show. Part E keeps
+# its points: the grader trains its own network, compiled as Part C asks, with train().
+_CRASH_CELLS = frozenset({"test_heldout_accuracy", "test_tuning_form", "test_tuning_best", "test_save_form",
                           "test_save_best"})
+
+# Without Flatten the output is a map of scores per image: fit raises on the labels' shape, and
+# Keras cannot load the saved model_dropout again, so only Part G's layer tests (its config) are spared.
+_NO_FLATTEN_CELLS = frozenset({"test_heldout_accuracy", "test_tuning_form", "test_tuning_best", "test_save_form",
+                               "test_save_best"})
 
 MUTANTS = (
     # ---------------------------------------------------------------- Part A: the network
@@ -56,6 +61,11 @@ MUTANTS = (
         Edit("build_model", 'x = keras.layers.Conv2D(50, (3, 3), activation="relu")(inputs)',
              'x = keras.layers.Conv2D(50, (5, 5), activation="relu")(inputs)'),
     ), frozenset({"test_build_structure"})),
+    Change("no_flatten", "architecture", (
+        Edit("build_model", "    x = keras.layers.Flatten()(x)\n", ""),
+    ), frozenset({"test_build_form", "test_build_structure"}) | _NO_FLATTEN_CELLS,
+        note="Dense layers on 4x4 feature maps: fit raises, so model_dropout, Part H and the saved "
+             "models have nothing to show; Part E trains the grader's own network and keeps its points"),
     Change("dense_without_activation", "architecture", (
         Edit("build_model", 'x = keras.layers.Dense(50, activation="relu")(x)',
              "x = keras.layers.Dense(50)(x)"),
@@ -67,7 +77,7 @@ MUTANTS = (
     Change("categorical_crossentropy", "loss", (
         Edit("compile_model", "SparseCategoricalCrossentropy", "CategoricalCrossentropy"),
     ), frozenset({"test_compile_loss"}) | _CRASH_CELLS, ci=True,
-        note="fit raises (one-hot loss, integer labels): nothing after it can be graded"),
+        note="fit raises (one-hot loss, integer labels): the notebook's trained models have nothing to show"),
     Change("logits_mismatch", "loss", (
         Edit("compile_model", "from_logits=True", "from_logits=False"),
     ), frozenset({"test_compile_loss"}), ci=True, note="logits fed to a loss that expects probabilities"),

@@ -6,6 +6,7 @@ trusted side as untrusted data (type-checked, size-capped, measured again), neve
 - ``handover``: sent as text to the student's kernel after a graded cell, to save the models
   the notebook trained;
 - ``probe``: a clean process that defines the student's functions and calls them with fresh inputs;
+- ``lesson``: the lesson's network as the grader builds it, for Part E and for "it learned";
 - ``measure``: a process that runs no student code: it loads checked model files with
   ``safe_mode=True`` and measures them.
 """

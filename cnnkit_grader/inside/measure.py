@@ -53,17 +53,20 @@ def val_loss(model, images, labels):
     return total / len(images)
 
 
-def fresh_val_loss(model, val, seeds=(1, 2, 3)):
-    """The validation loss of the same model freshly initialised (mean over seeds): what no training gives."""
-    import keras
+_BASELINES = {}
 
-    losses = []
-    for seed in seeds:
-        keras.utils.set_random_seed(seed)
-        fresh = keras.models.clone_model(model)
-        fresh.compile_from_config(model.get_compile_config())
-        losses.append(val_loss(fresh, *val))
-    return sum(losses) / len(losses)
+
+def fresh_val_loss(model, val):
+    """What no training gives, for ``model``'s compile settings: ``lesson.fresh_val_loss``, the
+    lesson's network freshly initialised with the grader's seeds (never a copy of ``model``, whose
+    initialisers the student chose); one per compile settings, output and validation set."""
+    from cnnkit_grader.inside import lesson
+
+    key = (json.dumps(model.get_compile_config(), sort_keys=True, default=repr), lesson.output_activation(model),
+           id(val[0]))
+    if key not in _BASELINES:
+        _BASELINES[key] = lesson.fresh_val_loss(model, val, val_loss)
+    return _BASELINES[key]
 
 
 def measure(model, val=None, heldout=None, baseline=False):
@@ -82,10 +85,13 @@ def measure(model, val=None, heldout=None, baseline=False):
     if val is not None and getattr(model, "loss", None) is not None:
         try:
             result["val_loss"] = val_loss(model, *val)
-            if baseline:
-                result["fresh_val_loss"] = fresh_val_loss(model, val)
         except Exception as err:  # noqa: BLE001 - a loss that cannot take these labels
             result["val_loss_error"] = f"{type(err).__name__}: {str(err)[:300]}"
+        if baseline and "val_loss" in result:
+            try:
+                result["fresh_val_loss"] = fresh_val_loss(model, val)
+            except Exception as err:  # noqa: BLE001 - compile settings the lesson's network cannot take
+                result["fresh_val_loss_error"] = f"{type(err).__name__}: {str(err)[:300]}"
     if heldout is not None:
         result["predictions"] = predict_classes(model, heldout)
     return result

@@ -7,6 +7,10 @@ trusted side) arrives on standard input, which is read and closed before any stu
 ``IMAGES/arrays.npz`` holds Part E's images. It writes ``OUT/answers.json`` after each answer,
 and the models it was asked to save, then leaves at once (no exit hook of the student's runs).
 
+The grader starts one such process per set of answers (``tasks.probe_answers``): Part E's runs
+only the setup cell and the ``train`` cell, and trains the lesson's network (``lesson``), so no
+other cell's code shares a process with its collector.
+
 The answers are untrusted: the student's code runs in this process too. The trusted side
 compares them with what the fresh inputs must give, and measures the model files again in a
 process that runs no student code. Nothing here can see the expected values.
@@ -21,6 +25,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from cnnkit_grader.inside import lesson
 from cnnkit_grader.inside.handover import number, save
 
 
@@ -104,8 +109,9 @@ class Probe:
         scaled = {key: (value.astype("float32") / 255.0 if key.endswith("images") else value)
                   for key, value in self.arrays.items()}
         ns.update(BATCH_SIZE=call["batch_size"], **scaled)
-        keras.utils.set_random_seed(self.fresh["seed"])
-        model = ns["compile_model"](ns["build_model"]())
+        # The lesson's network, compiled as Part C asks, built here: Part E judges train(), so a
+        # mistake in build_model or compile_model is charged by Parts A and C alone.
+        model = lesson.compiled(self.fresh["seed"])
         history = ns["train"](model, scaled["train_images"], scaled["train_labels"], call["epochs"])
         record = {"type": "History" if isinstance(history, keras.callbacks.History) else type(history).__name__}
         curves = getattr(history, "history", None)
@@ -160,9 +166,10 @@ def main(request_dir, out_dir):
             run(cell["source"], ns, whole=cell["whole"])
         for answer in request["answers"]:
             answers[answer] = collect(probe, answer, ns)
-            tmp = out / ".answers.json"
+            name = Path(request.get("answers_file", "answers.json")).name
+            tmp = out / f".{name}"
             tmp.write_text(json.dumps(answers, default=repr))
-            os.replace(tmp, out / "answers.json")
+            os.replace(tmp, out / name)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,8 @@ def reference():
                                                                               weights="drop")),
     }
     for i, (rate, loss) in enumerate(zip(BUDGET.dropout_rates, answers["tuning"]["values"]["val_losses"])):
-        models[f"tuned_{i}"] = Model(_model(dropout=rate), measured=_measured(steps=7, val_loss=loss))
+        models[f"tuned_{i}"] = Model(_model(dropout=rate), measured=_measured(steps=7, val_loss=loss,
+                                                                            weights=f"tuned{i}", fresh=2.31))
     return Evidence(budget=BUDGET, threshold=THRESHOLD, fresh=copy.deepcopy(INPUTS), answers=answers,
                     models=models, heldout_labels=LABELS)
 
@@ -140,26 +141,23 @@ def case(name):
         _set(ev, "updates", "value", u["n_train"] // u["batch_size"])
         fails = {"test_updates_per_epoch"}
     elif name == "mse_loss":
-        for key in ("compiled", "trained", "dropout"):
+        for key in ("compiled", "dropout"):
             ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, loss="mse")
         ev.models["dropout"].measured["predictions"] = _predictions(0.1)
         fails = {"test_compile_loss"}
     elif name == "logits_mismatch":
-        for key in ("compiled", "trained", "dropout"):
+        for key in ("compiled", "dropout"):
             ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, loss="logits_false")
         ev.models["dropout"].measured["predictions"] = _predictions(0.1)
         fails = {"test_compile_loss"}
     elif name == "sgd":
-        for key in ("compiled", "trained", "dropout"):
+        for key in ("compiled", "dropout"):
             ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, optimizer="sgd")
         ev.models["dropout"].measured["predictions"] = _predictions(0.2)
         fails = {"test_compile_optimizer"}
     elif name == "no_accuracy":
-        for key in ("compiled", "trained"):
-            ev.models[key].config = _model(metrics=False)
-        curves = ev.answers["train"]["values"]["history"]["curves"]
-        for key in ("accuracy", "val_accuracy"):
-            curves.pop(key)
+        # Part E trains the lesson's network, compiled by the grader: its curves keep accuracy.
+        ev.models["compiled"].config = _model(metrics=False)
         fails = {"test_compile_metrics"}
     elif name == "history_by_hand":
         curves = ev.answers["train"]["values"]["history"]["curves"]
@@ -185,6 +183,10 @@ def case(name):
     elif name == "not_a_history":
         ev.answers["train"]["values"]["history"] = {"type": "dict"}
         fails = {"test_train_form", "test_train_history"}
+    elif name == "forged_trained_model":
+        # Code in train's own cell swapped the model the grader gave for one of its own.
+        ev.models["trained"].config = _model(filters=32)
+        fails = {"test_train_history"}
     elif name == "plot_wrong_columns":
         plots = ev.answers["plot"]["values"]["plots"]
         plots["accuracy"] = plots["loss"]
@@ -211,23 +213,67 @@ def case(name):
         ev.models["dropout"].measured["predictions"] = _predictions(0.2)
         fails = {"test_heldout_accuracy"}
     elif name == "untrained":
-        ev.models["dropout"].measured["steps"] = 0
+        ev.models["dropout"].measured.update(steps=0, val_loss=2.305, predictions=_predictions(0.1))
         fails = {"test_heldout_accuracy"}
     elif name == "part_g_skip":
         ev.models["dropout"].config = _model(dropout=0.2, optimizer="sgd")
         ev.models["dropout"].measured.update(steps=1, predictions=_predictions(0.1))
         fails = {"test_heldout_accuracy"}
     elif name == "charged_but_undertrained":
-        for key in ("compiled", "trained", "dropout"):
+        for key in ("compiled", "dropout"):
             ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, loss="mse")
-        ev.models["dropout"].measured.update(steps=3, predictions=_predictions(0.1))
+        ev.models["dropout"].measured.update(steps=3, val_loss=2.29, predictions=_predictions(0.1))
         fails = {"test_compile_loss", "test_heldout_accuracy"}
     elif name == "forged_steps":
         # Part C charged SGD; the step counter says "trained as asked", the loss says otherwise.
-        for key in ("compiled", "trained", "dropout"):
+        for key in ("compiled", "dropout"):
             ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, optimizer="sgd")
         ev.models["dropout"].measured.update(val_loss=2.302, fresh_val_loss=2.305, predictions=_predictions(0.1))
         fails = {"test_compile_optimizer", "test_heldout_accuracy"}
+    elif name == "part_g_charges_another_network":
+        # Part G charges Dropout(0.8); model_dropout is also another network (32 filters), not
+        # build_model()'s, which no test charged: it is measured, however it learned.
+        ev.models["dropout"].config = _model(dropout=0.8, filters=32)
+        ev.models["dropout"].measured.update(val_loss=2.2, fresh_val_loss=2.31, predictions=_predictions(0.1))
+        fails = {"test_dropout_layer", "test_heldout_accuracy"}
+    elif name == "charged_and_learned_few_steps":
+        # Part C charged SGD; the step counter says 1 update, but the grader's measurement says it
+        # learned: the counter decides nothing, so the charged mistake is not charged again.
+        for key in ("compiled", "dropout"):
+            ev.models[key].config = _model(dropout=0.2 if key == "dropout" else None, optimizer="sgd")
+        ev.models["dropout"].measured.update(steps=1, val_loss=2.2, fresh_val_loss=2.31,
+                                             predictions=_predictions(0.2))
+        fails = {"test_compile_optimizer"}
+    elif name == "charged_loss_compiled_otherwise":
+        # Part C charged MSE, but model_dropout was compiled by hand with another wrong loss.
+        ev.models["compiled"].config = _model(loss="mse")
+        ev.models["dropout"].config = _model(dropout=0.2, loss="logits_false")
+        ev.models["dropout"].measured["predictions"] = _predictions(0.1)
+        fails = {"test_compile_loss", "test_heldout_accuracy"}
+    elif name == "identical_candidates":
+        # One set of weights for every candidate: every loss ties, and argmax picks as argmin does.
+        for i in range(len(BUDGET.dropout_rates)):
+            ev.models[f"tuned_{i}"].measured.update(weights="same", val_loss=2.0)
+        _set(ev, "tuning", "val_losses", [2.0] * len(BUDGET.dropout_rates))
+        _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[0])
+        fails = {"test_tuning_best"}
+    elif name == "untrained_candidates":
+        losses = [2.32, 2.315, 2.33, 2.318, 2.325]
+        for i, loss in enumerate(losses):
+            ev.models[f"tuned_{i}"].measured.update(val_loss=loss, steps=7)
+        _set(ev, "tuning", "val_losses", losses)
+        _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[1])
+        fails = {"test_tuning_best"}
+    elif name == "no_flatten_unloadable":
+        # Part A charged a network Keras cannot load again: Part G's layer tests read its config alone.
+        for key in ("base", "compiled", "dropout"):
+            config = copy.deepcopy(ev.models[key].config)
+            config["config"]["layers"] = [layer for layer in config["config"]["layers"]
+                                          if layer["class_name"] != "Flatten"]
+            ev.models[key].config = config
+        ev.models["base"].measured["output_shape"] = [None, 4, 4, 10]
+        ev.models["dropout"].measured = {"error": "TypeError: only 0-dimensional arrays can be converted"}
+        fails = {"test_build_form", "test_build_structure", "test_heldout_accuracy"}
     elif name == "typed_val_losses":
         _set(ev, "tuning", "val_losses", [1.9, 1.7, 1.8, 2.0, 2.2])
         _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[1])
@@ -287,9 +333,11 @@ def case(name):
 
 CASES = ("reference", "typed_regression", "swapped_regression", "typed_updates", "updates_floor", "mse_loss",
          "logits_mismatch", "sgd", "no_accuracy", "history_by_hand", "history_wrong_epochs",
-         "history_wrong_batch", "validation_split", "no_validation", "not_a_history", "plot_wrong_columns",
+         "history_wrong_batch", "validation_split", "forged_trained_model", "no_validation", "not_a_history", "plot_wrong_columns",
          "frame_from_zero", "no_dropout", "dropout_0.8", "conv_32", "heldout_low", "untrained", "part_g_skip",
-         "charged_but_undertrained", "forged_steps", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
+         "charged_but_undertrained", "forged_steps", "part_g_charges_another_network",
+         "charged_and_learned_few_steps", "charged_loss_compiled_otherwise", "identical_candidates",
+         "untrained_candidates", "no_flatten_unloadable", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
          "candidate_wrong_rate", "stale_save", "saved_as_h5", "not_saved", "worse_model_named", "lambda_layer",
          "kernel_died_in_part_h", "probe_raised", "empty_notebook")
 

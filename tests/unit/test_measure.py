@@ -48,3 +48,42 @@ def test_a_loss_that_cannot_take_the_labels_is_reported_not_raised(model_and_dat
     wrong.compile("adam", "categorical_crossentropy")
     found = measure.measure(wrong, val=(images, labels))
     assert "val_loss" not in found and found["val_loss_error"].startswith(("ValueError", "InvalidArgument"))
+
+
+def test_the_graders_own_network_is_the_lessons():
+    from cnnkit_grader import architecture
+    from cnnkit_grader.inside import lesson
+
+    model = lesson.compiled()
+    assert architecture.structure_problems(architecture.layers_of(architecture.model_config(model))) == []
+    assert model.count_params() == architecture.PARAM_COUNT
+    with_dropout = architecture.layers_of(architecture.model_config(lesson.build(dropout_rate=0.2)))
+    assert [layer.rate for layer in with_dropout if layer.kind == "Dropout"] == [0.2]
+
+
+def test_no_training_is_told_by_the_lessons_network_not_by_the_students_initialisers(model_and_data):
+    """An untrained model whose own initialisers make any fresh copy of it terrible, its output
+    layer zeroed by hand (no training): its loss is ln 10, and that is not learning."""
+    import math
+
+    import keras
+
+    from cnnkit_grader import rules
+    from cnnkit_grader.inside import lesson
+
+    _, images, labels = model_and_data
+    wild = keras.initializers.RandomNormal(stddev=30.0)
+    inputs = keras.Input((32, 32, 3))
+    x = inputs
+    for _ in range(2):
+        x = keras.layers.MaxPooling2D()(keras.layers.Conv2D(50, 3, activation="relu", kernel_initializer=wild)(x))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(50, 3, activation="relu", kernel_initializer=wild)(x))
+    x = keras.layers.Dense(50, activation="relu", kernel_initializer=wild)(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, kernel_initializer=wild)(x))
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.layers[-1].set_weights([np.zeros((50, 10)), np.zeros(10)])
+    found = measure.measure(model, val=(images, labels), baseline=True)
+    assert found["val_loss"] == pytest.approx(math.log(10), rel=1e-4)
+    assert found["fresh_val_loss"] < 2.5   # the lesson's network under the grader's seeds
+    assert not rules.learned(found)
+    assert lesson.output_activation(model) == "linear"
