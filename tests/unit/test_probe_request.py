@@ -6,11 +6,12 @@ through the real pipeline).
 """
 
 import json
+from pathlib import Path
 
 from cnnkit_grader import fresh, probe, score, tasks
 from cnnkit_tools import submissions
 
-from conftest import TESTS
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def _request(isolated):
