@@ -4,7 +4,8 @@ Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. For one
 
 - takes a sandbox *slot* (its own user, as root) and copies only this student's files (what
   nbgrader put in ``autograded/<student>/<assignment>/``; never a link, never a model file,
-  within size limits) into a scratch folder that is a sized tmpfs of its own;
+  within size limits) into a scratch folder that is a sized tmpfs of its own; the notebook
+  there is written by the grader without the hidden tests nbgrader restored (``kernel_copy``);
 - proves with a self-test, from inside a sandbox built like the kernel's, that the course's
   secrets are out of reach by absolute and relative paths, and refuses the submission if not;
 - starts the *probe* (``probe.py``), which calls the student's functions with fresh inputs in
@@ -65,6 +66,16 @@ def grade_id(cell):
 
 def error_output(name, message):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
+def kernel_copy(nb, path):
+    """Write the notebook as the kernel may read it: every hidden test's code removed."""
+    import nbformat
+
+    copy = nbformat.from_dict(nb)
+    for cell in copy.cells:
+        cell.source = HIDDEN.sub("", cell.source)
+    nbformat.write(copy, str(path))
 
 
 def _env_int(name, default):
@@ -129,8 +140,12 @@ class GuardedExecute(CappedOutputs, Execute):
                              else sandbox.Slot(name="unsandboxed"))
                 scratch, sized = stack.enter_context(sandbox.scratch_folder(slot_=self.slot))
                 self._scratch = scratch
+                # Every notebook here is nbgrader's own (it never copies a submission's .ipynb): the
+                # one it is grading, written with the hidden tests it restored. The kernel gets
+                # this notebook with them removed instead.
                 taken = files.copy_tree(folder, scratch, SUBMISSION_LIMITS,
-                                        skip=lambda name: name.endswith(MODEL_SUFFIXES))
+                                        skip=lambda name: name.endswith(MODEL_SUFFIXES + (".ipynb",)))
+                kernel_copy(nb, scratch / f"{resources['metadata'].get('name') or 'notebook'}.ipynb")
                 if taken.refused:
                     notes.append(f"Not given to your notebook: {', '.join(taken.refused)}. Submit only "
                                  "the notebook and small files it reads.")

@@ -101,6 +101,10 @@ class CappedOutputs(NotebookClient):
     # ------------------------------------------------------------ nbclient's entry points
     def process_message(self, msg, cell, cell_index):
         self._current_cell = cell_index
+        content = msg.get("content")
+        if isinstance(content, dict) and "execution_count" in content and (
+                not isinstance(content["execution_count"], int) or isinstance(content["execution_count"], bool)):
+            content["execution_count"] = None   # nbclient would write it into the cell as it is
         return super().process_message(msg, cell, cell_index)
 
     def handle_comm_msg(self, outs, msg, cell_index):

@@ -222,6 +222,57 @@ ACTIVE_MARKDOWN = ("My answer. <script>document.title = 'cnnkit-xss-answer'</scr
                    "<img src=x onerror=\"document.title = 'cnnkit-xss-answer-img'\"> "
                    "[click me](javascript:document.title='cnnkit-xss-markdown-link')")
 
+# Markdown that bleach passes as text on the first render but that is a link on the second,
+# and its spellings; the formgrader and the feedback render markdown cells again.
+DOUBLE_RENDER = ("- item\n\n  ```\n  a\n\n  [click](javascript:document.title='cnnkit-xss-double')\n  ```\n\n"
+                 "<b onclick=\"document.title='cnnkit-xss-onclick'\">c</b>")
+MARKDOWN_LINKS = (DOUBLE_RENDER + "\n\n[inline](javascript:document.title='cnnkit-xss-inline') "
+                  "<javascript:document.title='cnnkit-xss-autolink'> [ref][r] "
+                  "[entity](jav&#x61;script:document.title='cnnkit-xss-entity') "
+                  "&#91;later&#93;(javascript:document.title='cnnkit-xss-later')\n\n"
+                  "[r]: javascript:document.title='cnnkit-xss-reference'\n")
+
+# Markdown outputs, a malformed output, a display updated with 1 MB twenty times, and file names
+# the grader's notes quote; at the top of Part G's answer (run by the kernel only). At its end,
+# _READ_HIDDEN: the test cells of Parts A to F have run by then.
+_HOSTILE_OUTPUTS = '''from IPython.display import display as _display
+_display({{"text/markdown": {double!r}}}, raw=True)
+_display({{"text/markdown": "[md](javascript:document.title='cnnkit-xss-md-output') "
+                           "<javascript:document.title='cnnkit-xss-md-autolink'>"}}, raw=True)
+_display({{"text/plain": 5}}, raw=True)   # not a string: not a well-formed output
+print("after the malformed output")
+_handle = _display("a small display", display_id=True)
+for _ in range(20):
+    _handle.update("x" * 2**20)
+for _i in range(12):
+    open(f"extra_{{_i}}.keras", "wb").close()
+open("zz[name](javascript:document.title='cnnkit-xss-name').keras", "wb").close()
+open("zz&#91;b&#93;(jav&#x61;script:document.title='cnnkit-xss-name2').keras", "wb").close()
+'''.format(double=DOUBLE_RENDER)
+
+# Everything the kernel can read of the notebook it runs: files in its folder, In, _ih, history.
+_READ_HIDDEN = '''
+import glob as _glob
+_seen = []
+for _name in _glob.glob("**/*", recursive=True) + _glob.glob(".*") + _glob.glob(".*/**", recursive=True):
+    try:
+        with open(_name, errors="replace") as _file:
+            _seen.append(_file.read())
+    except OSError:
+        pass
+_seen += list(In) + list(_ih)
+try:
+    _history = get_ipython().history_manager
+    _seen += [str(_entry) for _entry in _history.get_tail(10000, raw=False, include_latest=True)]
+    _seen += [str(_entry) for _entry in _history.get_range(raw=False)]
+except Exception as _err:
+    _seen.append(repr(_err))
+_text = "\\n".join(map(str, _seen))
+for _what, _mark in (("marker", "BEGIN HIDDEN" + " TESTS"), ("check", "check(" + '"test_')):
+    print(f"hidden {_what} found: {_mark in _text}")
+print(f"read {len(_text)} characters of files and history")
+'''
+
 _FILL_TMP = '''import os as _os
 def _fill(folder, chunk=b"x" * 2**20):
     written, names = 0, []
@@ -446,6 +497,18 @@ _wrapped.save(DROPOUT_PATH)
 )
 
 
+# Graded in a course of their own by tests/pipeline/test_hostile_outputs.py (with the browser).
+OUTPUT_ATTACKS = (
+    Attack("hostile_outputs", "markdown that becomes a javascript: link when rendered twice, autolinks, "
+           "reference and entity-spelled links in a written answer, markdown outputs and file names in "
+           "the grader's notes; a malformed output; a display updated twenty times with 1 MB; a cell "
+           "that reads its notebook, In and history for the hidden tests",
+           None, frozenset(), "not a well-formed notebook output",
+           "the formgrader renders the cleaned answer as markdown again: the link runs as the instructor; "
+           "the malformed output fails the whole notebook; the updates are kept in full"),
+)
+
+
 def by_name(name):
     return next(attack for attack in ATTACKS if attack.name == name)
 
@@ -479,6 +542,11 @@ def build(attack, reference, release, context):
         return nbformat.writes(_tampered(reference))
     if attack.name == "relative_escape":
         return nbformat.writes(_relative_escape(release))
+    if attack.name == "hostile_outputs":
+        cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in reference["cells"]}
+        edits = (Edit("dropout", None, _HOSTILE_OUTPUTS + cells["dropout"]["source"] + "\n" + _READ_HIDDEN),
+                 Edit("answer_training_curve", None, MARKDOWN_LINKS))
+        return nbformat.writes(apply(reference, Change(attack.name, "attack", edits)))
     edits = tuple(Edit(e.cell, e.old, e.new.replace("{escape}", _ESCAPE.format(**context)))
                   for e in attack.change.edits)
     return nbformat.writes(apply(reference, Change(attack.name, "attack", edits)))

@@ -6,6 +6,7 @@ handling the grader's Execute uses (``CappedOutputs``); sizes are measured on wh
 
 import json
 
+import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
@@ -77,9 +78,14 @@ def test_a_malformed_output_is_a_note_in_its_own_cell_and_the_rest_runs():
     nb = run("print('before')",
              "display({'text/plain': 5}, raw=True)\nprint('same cell goes on')",
              "h = display('ok', display_id=True)\nh.update({'text/plain': ['not', 5]}, raw=True)",
+             "from IPython import get_ipython\nk = get_ipython().kernel\n"
+             "k.session.send(k.iopub_socket, 'execute_result', {'execution_count': 'x', "
+             "'data': {'text/plain': 'odd count'}, 'metadata': {}}, parent=k.get_parent('shell'))",
              "print('after')")
     assert "before" in nb.cells[0].outputs[0].text
     cell = json.dumps(nb.cells[1].outputs)
     assert "not a well-formed notebook output" in cell and "same cell goes on" in cell
     assert nb.cells[2].outputs[0].data["text/plain"] == "'ok'"   # the malformed update is ignored
-    assert nb.cells[3].outputs[0].text == "after\n"
+    assert nb.cells[3].outputs[0].data["text/plain"] == "odd count" and nb.cells[3].execution_count != "x"
+    assert nb.cells[4].outputs[0].text == "after\n"
+    nbformat.validate(nb)
