@@ -97,10 +97,19 @@ class Engine:
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             protocol="tls://", host="127.0.0.1",
                                             security=tls.local_pool(), dashboard_address=None,
-                                            memory_limit=0, silence_logs=50, **extra)
+                                            memory_limit=0, silence_logs=50,
+                                            local_directory=self._private_scratch(), **extra)
             self.client = Client(self.cluster)
             self._close_http()
             self.mode = f"local pool, {workers} worker{'s' * (workers != 1)} x 1 thread"
+
+    def _private_scratch(self):
+        """Dask's scratch space (worker folders, lock files) in a 0700 folder of this batch's,
+        not the shared, world-listable /tmp/dask-scratch-space; removed by close()."""
+        import tempfile
+
+        self._scratch = tempfile.mkdtemp(prefix="cnnkit-dask-")  # mkdtemp makes it 0700
+        return self._scratch
 
     def _close_http(self):
         """Dask starts an HTTP server in the scheduler and every worker even without a
@@ -187,6 +196,10 @@ class Engine:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if getattr(self, "_scratch", None):
+            import shutil
+
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -130,10 +130,6 @@ def _grader_paths(pid, tops, most=3000):
     return found
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "outside cnnkit_grader, two ways in remain (measured 2026-12-03: 14 of 269,457 attempts): Dask's "
-    "/tmp/dask-scratch-space of the local pool is world-listable (lock files only), and nbgrader's "
-    "autograded/ in a course folder of mode 0755 is world-readable; every cnnkit-* folder was refused"))
 def test_another_account_reaches_nothing_the_grader_makes(intruder, hub_course):
     uid, gid = intruder
     parent, directory, students = hub_course
