@@ -30,23 +30,24 @@ from . import files
 MAX_NOTEBOOK = 50 * 2**20  # the solved notebook, plots included, is about 200 kB
 
 
-def make_private(coursedir):
+def make_private(root, db_url, autograded="autograded"):
     """The autograded folder and the SQLite gradebook hold every student's work and marks: only
     their owner (the course's grader account) may open them, never the hub's other accounts.
-    The owner is kept, so a formgrader running as the course's account still reads them."""
-    autograded = Path(coursedir.root) / coursedir.autograded_directory
-    autograded.mkdir(mode=0o700, exist_ok=True)
-    if not autograded.is_symlink():
-        autograded.chmod(0o700)
-    if coursedir.db_url.startswith("sqlite:///"):
-        gradebook = Path(coursedir.db_url[len("sqlite:///"):])
+    The owner is kept, so a formgrader running as the course's account still reads them.
+    SQLite makes its journal with the database's mode, so the journal is private too."""
+    folder = Path(root) / autograded
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if not folder.is_symlink():
+        folder.chmod(0o700)
+    if db_url.startswith("sqlite:///"):
+        gradebook = Path(db_url[len("sqlite:///"):])
         if gradebook.is_file() and not gradebook.is_symlink():
             gradebook.chmod(0o600)
 
 
 class SafeAutograde(Autograde):
     def init_assignment(self, assignment_id, student_id):
-        make_private(self.coursedir)
+        make_private(self.coursedir.root, self.coursedir.db_url, self.coursedir.autograded_directory)
         submission = self._format_source(assignment_id, student_id)
         self._refused = files.non_regular(submission)
         if self._refused == ["."]:

@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnkit_grader.intake import make_private
+
 from . import engine as engines, job as jobs_, outcome as outcomes, record as recorder, tls
 
 FINISHED = {"graded", "fault", "unreadable"}
@@ -109,7 +111,9 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
     course_dir = Path(course_dir).resolve()
     url = db_url(course_dir)
     submissions = jobs_.find_submissions(course_dir, assignment, students)
+    make_private(course_dir, url)  # before the gradebook is written: its journal takes its mode
     ensure_assignment(course_dir, assignment, url)
+    make_private(course_dir, url)  # a gradebook made just now
     bind = outcomes.engine(url)
     outcomes.ensure(bind)
     skipped = set() if force else to_skip(bind, course_dir, assignment, submissions)

@@ -91,14 +91,16 @@ class Engine:
                          "port": f"{first + 1}:{last}", "worker_port": f"{first + 1}:{last}"}
             # No HTTP routes (Dask's dashboard, /health, /metrics, /info): a peer learns nothing
             # over HTTP while the pool starts, and _close_http then stops those servers.
+            scratch = self._private_scratch()
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                  "temporary-directory": scratch,  # the scheduler's too
                                   "distributed.scheduler.http.routes": [],
                                   "distributed.worker.http.routes": []}):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             protocol="tls://", host="127.0.0.1",
                                             security=tls.local_pool(), dashboard_address=None,
                                             memory_limit=0, silence_logs=50,
-                                            local_directory=self._private_scratch(), **extra)
+                                            local_directory=scratch, **extra)
             self.client = Client(self.cluster)
             self._close_http()
             self.mode = f"local pool, {workers} worker{'s' * (workers != 1)} x 1 thread"
