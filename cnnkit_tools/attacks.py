@@ -373,7 +373,7 @@ ATTACKS = (
            "folder; the notebook's real best_rate is the worst rate",
            _edit("forged_answers", Edit("build_model", "def build_model", _FORGE_FOLDER + "\n\ndef build_model"),
                  Edit("tune_dropout", "np.argmin(val_losses)", "np.argmax(val_losses)")),
-           frozenset({"test_tuning_best"}), "tuned_models",
+           frozenset({"test_tuning_best"}), "pick the rate whose loss is smallest",
            "the hidden tests run in the kernel, which the student controls"),
     Attack("replaced_collector", "replaces the builtins the grader's hand-over code calls, so it hands over "
            "a correct notebook's claims without the models behind them",
