@@ -30,14 +30,15 @@ from . import files
 MAX_NOTEBOOK = 50 * 2**20  # the solved notebook, plots included, is about 200 kB
 
 
-def make_private(root, db_url, autograded="autograded"):
+def make_private(root, db_url, autograded="autograded", create=True):
     """The autograded folder and the SQLite gradebook hold every student's work and marks: only
     their owner (the course's grader account) may open them, never the hub's other accounts.
     The owner is kept, so a formgrader running as the course's account still reads them.
     SQLite makes its journal with the database's mode, so the journal is private too."""
     folder = Path(root) / autograded
-    folder.mkdir(mode=0o700, exist_ok=True)
-    if not folder.is_symlink():
+    if create:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.is_dir() and not folder.is_symlink():
         folder.chmod(0o700)
     if db_url.startswith("sqlite:///"):
         gradebook = Path(db_url[len("sqlite:///"):])

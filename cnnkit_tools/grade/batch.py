@@ -111,9 +111,11 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
     course_dir = Path(course_dir).resolve()
     url = db_url(course_dir)
     submissions = jobs_.find_submissions(course_dir, assignment, students)
-    make_private(course_dir, url)  # before the gradebook is written: its journal takes its mode
+    # Before the gradebook is written (its journal takes its mode); autograded/ is made only
+    # once there is something to grade and the engine (a cluster's check included) is up.
+    make_private(course_dir, url, create=False)
     ensure_assignment(course_dir, assignment, url)
-    make_private(course_dir, url)  # a gradebook made just now
+    make_private(course_dir, url, create=False)  # a gradebook made just now
     bind = outcomes.engine(url)
     outcomes.ensure(bind)
     skipped = set() if force else to_skip(bind, course_dir, assignment, submissions)
@@ -133,6 +135,7 @@ def grade(course_dir, assignment, students=None, workers=None, scheduler=None, f
             engine = engine or engines.Engine(scheduler=scheduler, workers=workers, security=security)
         finally:
             shared, jobs = making.result()
+    make_private(course_dir, url)
     refused = [job for job in jobs if "refused" in job]
     runnable = [job for job in jobs if "refused" not in job]
     report.mode = engine.mode
