@@ -77,7 +77,7 @@ class Machines:
                                                stdout=log, stderr=subprocess.STDOUT,
                                                start_new_session=True))
 
-    def wait_for_workers(self, tls_dir, count, timeout=120):
+    def wait_for_workers(self, tls_dir, count, timeout=600):  # a loaded CI machine starts workers slowly
         from distributed import Client
         from distributed.security import Security
 

@@ -135,9 +135,17 @@ def test_another_account_reaches_nothing_the_grader_makes(intruder, hub_course):
     parent, directory, students = hub_course
     before = {os.path.join(folder, name) for folder in SHARED + (str(directory),) for name in os.listdir(folder)}
     before.add(str(parent))
-    script = ("mount -t tmpfs -o mode=1777,size=4g cnnkit-intruder-tmp /tmp && "
-              "mount -t tmpfs -o mode=1777,size=256m cnnkit-intruder-shm /dev/shm && "
-              'exec "$@"')
+    # A fresh /tmp in the grading's own mount namespace, so all in it is the grader's. A kit
+    # (and its .venv and data) that lives under /tmp, as in a CI clone there, is bound back in.
+    keep = Path(tempfile.mkdtemp(prefix="cnnkit-intruder-keep-", dir="/run"))
+    script = (f"mount --bind /tmp {keep} && "
+              "mount -t tmpfs -o mode=1777,size=4g cnnkit-intruder-tmp /tmp && "
+              "mount -t tmpfs -o mode=1777,size=256m cnnkit-intruder-shm /dev/shm && ")
+    if ROOT.is_relative_to("/tmp"):
+        script += f"mkdir -p {ROOT} && mount --bind {keep / ROOT.relative_to('/tmp')} {ROOT} && "
+        before.add("/tmp/" + ROOT.relative_to("/tmp").parts[0])
+    script += 'exec "$@"'
+    before.add(str(keep))
     argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
             sys.executable, "-m", "cnnkit_tools.grade", submissions.ASSIGNMENT, "--workers", "2",
             "--course", str(directory)]
@@ -172,6 +180,7 @@ def test_another_account_reaches_nothing_the_grader_makes(intruder, hub_course):
             grading.kill()
         grading.wait()
         log.close()
+        keep.rmdir()  # only ever a mount point, in the grading's namespace
     grader_folders = sorted({p for p in seen if Path(p).name.startswith("cnnkit")})
     print(f"\nintruder: {polls} polls, {len(seen)} grader entries seen, {tried} attempts, {len(got)} succeeded")
     print("\n".join(got[:40]))
