@@ -117,12 +117,18 @@ def hub_course(tmp_path_factory, cifar_dir):
         subprocess.run(["rm", "-rf", "--one-file-system", str(parent)])
 
 
+def _is_kit(path):
+    return ROOT.is_relative_to("/tmp") and Path(ROOT).is_relative_to(path) or Path(path).is_relative_to(ROOT)
+
+
 def _grader_paths(pid, tops, most=3000):
     """Every path below tops, as the grading's namespace sees it (root looks in through /proc)."""
     found = []
     view = Path(f"/proc/{pid}/root")
     for top in tops:
         for root, dirs, names in os.walk(str(view) + top):
+            # The kit itself, bound back in when it lives under /tmp, is not the grader's making.
+            dirs[:] = [d for d in dirs if not _is_kit(os.path.join(root, d)[len(str(view)):])]
             for name in dirs + names:
                 found.append(os.path.join(root, name)[len(str(view)):])
                 if len(found) >= most:
