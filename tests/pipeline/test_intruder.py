@@ -39,7 +39,7 @@ SECRET_SUFFIXES = (".keras", ".npz", ".ipynb", "answers.json")
 
 INTRUDER = r"""
 import json, os, sys
-job = json.loads(sys.argv[1])
+job = json.loads(sys.stdin.read())
 seen, tried, got = set(), 0, []
 
 def attempt(kind, path, action):
@@ -165,7 +165,8 @@ def test_another_account_reaches_nothing_the_grader_makes(intruder, hub_course):
                    "before": sorted(before), "known": known, "secret": list(SECRET_SUFFIXES)}
             done = subprocess.run(["nsenter", f"--mount=/proc/{grading.pid}/ns/mnt", "setpriv",
                                    f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
-                                   sys.executable, "-I", "-S", "-c", INTRUDER, json.dumps(job)],
+                                   sys.executable, "-I", "-S", "-c", INTRUDER],
+                                  input=json.dumps(job),  # on stdin: thousands of paths outgrow argv
                                   capture_output=True, text=True, timeout=120)
             if done.returncode == 0 and done.stdout.strip():
                 result = json.loads(done.stdout.strip().splitlines()[-1])
