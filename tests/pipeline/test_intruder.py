@@ -121,8 +121,12 @@ def _is_kit(path):
     return ROOT.is_relative_to("/tmp") and Path(ROOT).is_relative_to(path) or Path(path).is_relative_to(ROOT)
 
 
-def _grader_paths(pid, tops, most=3000):
-    """Every path below tops, as the grading's namespace sees it (root looks in through /proc)."""
+def _made_before(path, before):
+    return any(path == top or path.startswith(top + "/") for top in before)
+
+
+def _grader_paths(pid, tops, before, most=3000):
+    """Every path below tops the grading made, as its namespace sees it (root looks in through /proc)."""
     found = []
     view = Path(f"/proc/{pid}/root")
     for top in tops:
@@ -130,7 +134,15 @@ def _grader_paths(pid, tops, most=3000):
             # The kit itself, bound back in when it lives under /tmp, is not the grader's making.
             dirs[:] = [d for d in dirs if not _is_kit(os.path.join(root, d)[len(str(view)):])]
             for name in dirs + names:
-                found.append(os.path.join(root, name)[len(str(view)):])
+                path = os.path.join(root, name)[len(str(view)):]
+                if _made_before(path, before):
+                    # Whatever was there before grading began (the course, a stale folder a
+                    # killed run left in /var/tmp, the host's /tmp bound under /run) is not the
+                    # grader's making; nor is anything under it.
+                    if name in dirs:
+                        dirs.remove(name)
+                    continue
+                found.append(path)
                 if len(found) >= most:
                     return found
     return found
@@ -175,10 +187,10 @@ def test_another_account_reaches_nothing_the_grader_makes(intruder, hub_course):
                 tried += result["tried"]
                 got += [g for g in result["got"] if g not in got]
             try:
-                known = _grader_paths(grading.pid, PRIVATE)
-                known += [p for p in _grader_paths(grading.pid, SHARED)
+                made_before = before | {str(parent)}
+                known = _grader_paths(grading.pid, PRIVATE, made_before)
+                known += [p for p in _grader_paths(grading.pid, SHARED, made_before)
                           if Path(p).name.startswith("cnnkit") or "/cnnkit" in p]
-                known = [p for p in known if p not in before and not p.startswith(str(parent))]
             except OSError:
                 pass
             time.sleep(1)
