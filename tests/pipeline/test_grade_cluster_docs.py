@@ -58,9 +58,16 @@ def localised(lines, kit, tls_dir, cifar_dir, course_dir=None):
 
 
 def clean_env(**extra):
-    """The caller's environment without what the docs' commands set themselves."""
+    """The caller's environment without what the docs' commands set themselves, and without what
+    an earlier test's Dask nanny wrote into this process's environment (distributed.nanny's
+    pre-spawn-environ: OMP_NUM_THREADS=1 there makes `nproc` say 1, so one worker would start)."""
+    import dask
+    import distributed  # noqa: F401  (loads the nanny's defaults into dask.config)
+
+    leaked = set(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "CIFAR10_DIR") and not k.startswith(("CNNKIT_", "DASK_"))}
+           if k not in ("PYTHONPATH", "CIFAR10_DIR") and k not in leaked
+           and not k.startswith(("CNNKIT_", "DASK_"))}
     env["PATH"] = ":".join(p for p in env["PATH"].split(":") if "/.venv/" not in p)
     return {**env, **extra}
 
