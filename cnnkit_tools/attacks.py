@@ -328,7 +328,7 @@ class Attack:
     what: str                       # the docs' wording
     change: Change = None           # edits of the reference, or None for a special build
     fails: frozenset = frozenset()
-    says: str = ""                  # shown in the autograded notebook's outputs or notes
+    says: str = ""                  # shown in the autograded notebook's outputs or notes ("a|b": either)
     nbgrader: str = ""              # what plain nbgrader 0.9.6 does with it
     extras: dict = field(default_factory=dict)   # extra files: name -> size in bytes
     filename: str = ""              # the notebook's name, when not the assignment's
@@ -373,7 +373,9 @@ ATTACKS = (
            "folder; the notebook's real best_rate is the worst rate",
            _edit("forged_answers", Edit("build_model", "def build_model", _FORGE_FOLDER + "\n\ndef build_model"),
                  Edit("tune_dropout", "np.argmin(val_losses)", "np.argmax(val_losses)")),
-           frozenset({"test_tuning_best"}), "pick the rate whose loss is smallest",
+           # Which answers the grader reads depends on whether the thread won the race; either way
+           # the re-measured candidates decide, so the message is one of two.
+           frozenset({"test_tuning_best"}), "pick the rate whose loss is smallest|val_losses[0] is 2.0000, but",
            "the hidden tests run in the kernel, which the student controls"),
     Attack("replaced_collector", "replaces the builtins the grader's hand-over code calls, so it hands over "
            "a correct notebook's claims without the models behind them",
