@@ -55,6 +55,16 @@ COPY_BACK_LIMITS = files.Limits(files=10, file_bytes=50 * 2**20, total_bytes=100
 MODEL_SUFFIXES = (".keras", ".h5")
 
 
+def make_handover(scratch, slot):
+    """The hand-over folder in a submission's scratch copy: the grader's; the kernel may only read it,
+    and only the slot's user may even do that. The scratch folder itself is sticky (sandbox.give
+    with include_root=False), so the kernel cannot rename or replace it either."""
+    (scratch / HANDOVER).mkdir(mode=0o755)
+    if slot.isolated_user:
+        os.chown(scratch / HANDOVER, 0, slot.gid)
+        (scratch / HANDOVER).chmod(0o750)
+
+
 class GraderError(RuntimeError):
     """The grader itself is misconfigured; nbgrader records the submission as failed."""
 
@@ -170,10 +180,7 @@ class GuardedExecute(CappedOutputs, Execute):
                     notes.append(sandbox.UNSAFE_WARNING)
                 if not sized:
                     self.log.info("the scratch folder is not a sized tmpfs (needs root): no disk quota")
-                (scratch / HANDOVER).mkdir(mode=0o755)  # the grader's: the kernel may only read it
-                if self.slot.isolated_user:  # ... and only the slot's user may even do that
-                    os.chown(scratch / HANDOVER, 0, self.slot.gid)
-                    (scratch / HANDOVER).chmod(0o750)
+                make_handover(scratch, self.slot)
                 probes = [ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log, isolated).start()
                           for isolated in (None, *tasks.ISOLATED)]
                 evaluator = measurement.Evaluator(self.slot, self.log).start()

@@ -168,11 +168,11 @@ def test_a_submission_folder_that_is_a_link_is_refused_whole(tmp_path):
 def test_the_hand_over_folder_cannot_be_renamed_by_the_slot_user(tmp_path):
     """The kernel's folder is sticky and the grader's: a hostile kernel cannot swap the hand-over folder."""
     import subprocess
+    from cnnkit_grader.execute import make_handover
     with sandbox.scratch_folder() as (folder, _), sandbox.slot() as slot:
         (folder / "mine.txt").write_text("the student's file")
-        sandbox.give(folder, slot, include_root=False)
-        folder.chmod(0o1777)
-        (folder / ".cnnkit-handover").mkdir(mode=0o755)
+        sandbox.give(folder, slot, include_root=False)  # as GuardedExecute does, then:
+        make_handover(folder, slot)
         script = ("import os\n"
                   "for attempt in (lambda: os.rename('.cnnkit-handover', 'x'),\n"
                   "                lambda: os.rmdir('.cnnkit-handover'),\n"
@@ -196,6 +196,7 @@ def test_a_slot_bounds_the_memory_of_all_its_processes_together():
               "for _ in range(2):\n"
               "    if os.fork() == 0:\n"
               "        break\n"
+              "print('started', flush=True)\n"
               "block = bytearray(150 * 2**20)\n"
               "for i in range(0, len(block), 4096): block[i] = 1\n"
               "time.sleep(2)\n"
@@ -206,6 +207,7 @@ def test_a_slot_bounds_the_memory_of_all_its_processes_together():
                                with_data=False)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         cgroups.slot_groups(slot.name)  # back to the slot's own limits
+    assert done.stdout.count("started") == 3, done.stdout + done.stderr  # the sandbox ran all three
     assert done.stdout.count("survived") < 3
 
 
