@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from cnnkit import settings  # noqa: E402  (every setting, one table: docs/settings.md)
+
 c = get_config()  # noqa: F821 - nbgrader defines get_config when it loads this file
 HERE = Path(__file__).resolve().parent
 # The grader (cnnkit_grader/) lives in this course folder, not in the package students install.
@@ -19,7 +21,7 @@ c.CourseDirectory.root = str(HERE)
 
 # The gradebook: SQLite beside this file by default. For PostgreSQL, set e.g.
 # NBGRADER_DB_URL=postgresql://nbgrader@127.0.0.1/cnn_course
-c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", f"sqlite:///{HERE / 'gradebook.db'}")
+c.CourseDirectory.db_url = settings.gradebook_url(HERE)
 
 # The exchange is the folder through which `nbgrader release_assignment`, `fetch_assignment`,
 # `submit` and `collect` pass notebooks on a shared hub. It must exist and be world-writable

@@ -25,7 +25,8 @@ class DataError(RuntimeError):
     """The CIFAR-10 files are missing or unreadable; the message says which and why."""
 
 
-def _batches_dir(root):
+def batches_dir(root):
+    """The ``cifar-10-batches-py`` folder of root: root may be that folder or the one holding it."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(
@@ -62,19 +63,19 @@ def _read_batch(path):
 
 def _read_training(root):
     # Read every file before returning anything, so a bad batch never leaves a half-loaded set.
-    train = [_read_batch(_batches_dir(root) / name) for name in TRAIN_BATCHES]
+    train = [_read_batch(batches_dir(root) / name) for name in TRAIN_BATCHES]
     return np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])
 
 
 def _read_all(root):
     train = _read_training(root)
-    return train, _read_batch(_batches_dir(root) / TEST_BATCH)
+    return train, _read_batch(batches_dir(root) / TEST_BATCH)
 
 
 def local_batches_dir():
     """The local ``cifar-10-batches-py`` folder: ``$CIFAR10_DIR``'s, else Keras's cache, else None."""
     if os.environ.get(ENV_VAR):
-        return _batches_dir(os.environ[ENV_VAR])
+        return batches_dir(os.environ[ENV_VAR])
     cached = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "datasets" / "cifar-10-batches-py"
     return cached if cached.is_dir() else None
 
@@ -130,6 +131,6 @@ def load_training(directory=None):
 def load_heldout(directory=None):
     """The grader's held-out images (CIFAR-10's official test set), scaled to [0, 1]."""
     directory = directory or os.environ.get(ENV_VAR)
-    x_test, y_test = (_read_batch(_batches_dir(directory) / TEST_BATCH) if directory
+    x_test, y_test = (_read_batch(batches_dir(directory) / TEST_BATCH) if directory
                       else load_cifar10()[1])
     return _scaled(x_test), y_test

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cnnkit import settings
+
 from .submissions import ASSIGNMENT, NOTEBOOK
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,14 +93,15 @@ def export(course_dir, path="grades.csv", **env):
 
 
 def db_url(course_dir):
-    return f"sqlite:///{Path(course_dir) / 'gradebook.db'}"
+    """The course folder's own SQLite gradebook, whatever $NBGRADER_DB_URL says."""
+    return settings.gradebook_url(course_dir, environ={})
 
 
 def scores(course_dir, student):
     """``{grade_id: (score, max_score)}`` for the student's autograded test cells."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(os.environ.get("NBGRADER_DB_URL") or db_url(course_dir)) as gradebook:
+    with Gradebook(settings.gradebook_url(course_dir)) as gradebook:
         notebook = gradebook.find_submission_notebook(NOTEBOOK[:-len(".ipynb")], ASSIGNMENT, student)
         return {grade.name: (grade.score, grade.max_score)
                 for grade in notebook.grades if grade.cell_type == "code"}

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cnnkit import data
 from cnnkit_tools.course import copy_course
 
 from .settings import ASSIGNMENT, JUPYTER_CONFIG, KIT
@@ -84,13 +85,14 @@ def ensure_data(settings):
     """
     if not settings.cifar10_dir:
         return ""
-    batch = Path(settings.cifar10_dir) / "cifar-10-batches-py" / "data_batch_1"
-    if readable_by(settings.grader, batch):
+    # CIFAR10_DIR may name cifar-10-batches-py itself or the folder holding it (cnnkit.data)
+    batches = data.batches_dir(settings.cifar10_dir)
+    if readable_by(settings.grader, batches / "data_batch_1"):
         return settings.cifar10_dir
     copy = Path(settings.root) / "data"
     if not (copy / "cifar-10-batches-py" / "test_batch").exists():
         shutil.rmtree(copy, ignore_errors=True)
-        shutil.copytree(Path(settings.cifar10_dir) / "cifar-10-batches-py", copy / "cifar-10-batches-py")
+        shutil.copytree(batches, copy / "cifar-10-batches-py")
     for path in [copy, *copy.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return str(copy)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnkit import settings
 from cnnkit_grader.intake import make_private
 
 from . import engine as engines, job as jobs_, outcome as outcomes, record as recorder, tls
@@ -29,7 +30,7 @@ def _bin_on_path():
 
 def db_url(course_dir):
     """The gradebook nbgrader uses for this course: $NBGRADER_DB_URL, else gradebook.db."""
-    return os.environ.get("NBGRADER_DB_URL") or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    return settings.gradebook_url(course_dir)
 
 
 def ensure_assignment(course_dir, assignment, url):

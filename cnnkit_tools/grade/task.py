@@ -27,6 +27,8 @@ from pathlib import Path
 
 import psutil
 
+from cnnkit import settings
+
 from ..memory import PeakTree
 from . import files
 
@@ -89,7 +91,7 @@ def _environment(job, course):
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     # The trusted grader comes from this worker's kit, not from the data the client sent.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(KIT_ROOT), env.get("PYTHONPATH")) if p)
-    env["NBGRADER_DB_URL"] = f"sqlite:///{course / 'gradebook.db'}"
+    env["NBGRADER_DB_URL"] = settings.gradebook_url(course, environ={})  # the task's private copy
     env["CNNKIT_THREADS"] = str(job["threads"])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
@@ -116,7 +118,7 @@ def _grades(course, job):
     """What nbgrader saved in the private gradebook for this submission."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(settings.gradebook_url(course, environ={})) as gradebook:
         try:
             submission = gradebook.find_submission(job["assignment"], job["student"])
         except MissingEntry:

@@ -6,12 +6,13 @@ not graded yet) is *missing* (NaN), not zero as nbgrader's ``Grade.score`` would
 """
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from cnnkit import settings
 
 OUTCOME_TABLE = "cnnkit_outcome"
 
@@ -23,7 +24,7 @@ class GradebookError(RuntimeError):
 def db_url(course_dir, explicit=None):
     """The gradebook's URL: explicit, else $NBGRADER_DB_URL (as nbgrader_config.py reads it),
     else the SQLite file nbgrader keeps in the course folder."""
-    return explicit or os.environ.get("NBGRADER_DB_URL") or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    return explicit or settings.gradebook_url(course_dir)
 
 
 def shown_url(url):

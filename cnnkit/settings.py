@@ -1,0 +1,122 @@
+"""Every setting the kit reads from the environment, in one table, and the resolvers they share.
+
+Each row says what the setting is, its default, whether every machine that grades must agree
+on it (``shared``: a cluster's workers, the hub's servers, the formgrader) or it is local to
+one process, and which modules read it. ``docs/settings.md`` is generated from this table
+(``python -m cnnkit.settings --write``) and a fast test keeps it, and the code's reads, in
+step with it: a setting read anywhere in the kit but missing here fails that test.
+
+This module sits in ``cnnkit``, the package every environment has (students' kernels, the
+grader, the kit's tools, the hub), and imports nothing of the kit.
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str          # as documented; "" means unset
+    shared: bool          # every machine that grades must agree on it
+    readers: tuple        # the modules that read it
+    what: str
+
+
+SETTINGS = (
+    # ---- data and budget: students' kernels and the grader
+    Setting("CIFAR10_DIR", "Keras's cache; ./kit builds the offline stand-in", True,
+            ("cnnkit.data", "cnnkit_grader.sandbox", "cnnkit_grader.feedback", "hub.settings", "kit"),
+            "the folder holding cifar-10-batches-py/, or that folder itself"),
+    Setting("CNNKIT_BUDGET", "student; grading under nbgrader", True,
+            ("cnnkit.budget", "cnnkit_grader.sandbox", "cnnkit_tools.report.collect", "hub.settings"),
+            "the training budget by name: student, grading or smoke"),
+    Setting("NBGRADER_EXECUTION", "set by nbgrader", False, ("cnnkit.budget",),
+            "nbgrader sets it while it runs a notebook; the budget is then grading"),
+    # ---- nbgrader: the course's config and the kit's commands
+    Setting("NBGRADER_DB_URL", "sqlite:///COURSE/gradebook.db", True,
+            ("nbgrader_config.py", "cnnkit_tools.grade.batch", "cnnkit_tools.report.gradebook",
+             "cnnkit_tools.course", "hub.settings"),
+            "the gradebook (SQLite or PostgreSQL), resolved once by `cnnkit.settings.gradebook_url`"),
+    Setting("NBGRADER_COURSE_ID", "cnn-compile-train", True, ("nbgrader_config.py", "hub.coursefolder"),
+            "the course id"),
+    Setting("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange", True,
+            ("nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py"),
+            "nbgrader's shared exchange folder"),
+    Setting("CNNKIT_CELL_TIMEOUT", "600", True,
+            ("nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py"),
+            "seconds one cell may run when nbgrader executes a notebook"),
+    # ---- the sandbox and the grading run
+    Setting("CNNKIT_SANDBOX", "on", True, ("cnnkit_grader.sandbox", "kit"),
+            "off runs students' code unsandboxed (the grader then says so in every notebook)"),
+    Setting("CNNKIT_SANDBOX_USERS", "nbgrader-sandbox-1 ... -8", False, ("cnnkit_grader.sandbox", "kit"),
+            "the slot accounts, comma-separated (root only)"),
+    Setting("CNNKIT_SANDBOX_CGROUP", "required", False, ("cnnkit_grader.cgroups",),
+            "optional lets grading run without a control group per slot (logged)"),
+    Setting("CNNKIT_THREADS", "", False, ("cnnkit_grader.sandbox", "cnnkit_tools.grade.job"),
+            "TensorFlow's threads per submission (unset: TensorFlow decides)"),
+    Setting("CNNKIT_NOTEBOOK_TIMEOUT", "", False, ("cnnkit_grader.execute",),
+            "seconds a whole notebook may run (unset: the grader's default)"),
+    Setting("CNNKIT_PROBE_TIMEOUT", "", False, ("cnnkit_grader.execute",),
+            "seconds the grader's probe may run (unset: the grader's default)"),
+    # ---- ./kit grade: a class, on a local pool or a Dask cluster
+    Setting("CNNKIT_GRADE_TIMEOUT", "", False, ("cnnkit_tools.grade.job",),
+            "seconds one submission's grading task may take"),
+    Setting("CNNKIT_GRADE_PORTS", "", False, ("cnnkit_tools.grade.engine",),
+            "a port range (A-B) for the local pool"),
+    Setting("CNNKIT_GRADE_MAX_SUBMISSION_BYTES", "209715200", False, ("cnnkit_tools.grade.files",),
+            "the largest submission folder ./kit grade sends"),
+    Setting("CNNKIT_GRADE_TLS_CA", "", False, ("cnnkit_tools.grade.tls",), "the cluster's CA (PEM)"),
+    Setting("CNNKIT_GRADE_TLS_CERT", "", False, ("cnnkit_tools.grade.tls",), "the client's certificate"),
+    Setting("CNNKIT_GRADE_TLS_KEY", "", False, ("cnnkit_tools.grade.tls",), "the client's key"),
+    # ---- the course hub (./kit hub, docs/hub.md)
+    Setting("CNNKIT_HUB_ROOT", "/srv/cnnkit-hub", False, ("hub.settings",), "the hub's state"),
+    Setting("CNNKIT_HUB_PORT", "18000", False, ("hub.settings",), "the hub's public port"),
+    Setting("CNNKIT_HUB_DOMAIN", "localhost", False, ("hub.settings",),
+            "people and services get subdomains of it; empty turns them off"),
+    Setting("CNNKIT_HUB_COURSE", "cnn-compile-train", False, ("hub.settings",), "the hub's course id"),
+    Setting("CNNKIT_HUB_INSTRUCTORS", "instructor", False, ("hub.settings",), "instructor accounts"),
+    Setting("CNNKIT_HUB_STUDENTS", "student1 student2", False, ("hub.settings",), "student accounts"),
+    Setting("CNNKIT_HUB_HOMES", "/home", False, ("hub.settings",), "where the accounts' homes are"),
+    Setting("CNNKIT_HUB_ENV", "/opt/cnnkit-hub/venv", False, ("hub.settings",),
+            "the course's Python environment"),
+    Setting("CNNKIT_HUB_SETTINGS", "set by ./kit hub", False, ("hub.settings", "hub/jupyterhub_config.py"),
+            "the settings file the hub's config reads"),
+    Setting("CNNKIT_HUB_SUBDOMAINS", "set by the hub", False,
+            ("hub/jupyterhub_config.py", "hub/jupyter/grader/jupyter_server_config.py"),
+            "whether the formgrader is on a subdomain of its own"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def gradebook_url(course_dir, environ=os.environ):
+    """The course's gradebook: $NBGRADER_DB_URL, else COURSE/gradebook.db (SQLite).
+
+    The one place the kit's commands and the course's nbgrader_config.py find it, so they never
+    read different gradebooks. ``environ={}`` gives the course's own SQLite file.
+    """
+    return environ.get("NBGRADER_DB_URL") or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
+def markdown():
+    """docs/settings.md: the table, for people."""
+    lines = ["# Settings", "",
+             "Every setting the kit reads from the environment. Generated from `cnnkit/settings.py`",
+             "(`python -m cnnkit.settings --write`); do not edit by hand. *Shared*: every machine that",
+             "grades (a cluster's workers, the hub's servers and formgrader) must see the same value.", "",
+             "| name | default | shared | read by | what |", "| --- | --- | --- | --- | --- |"]
+    for s in SETTINGS:
+        lines.append(f"| `{s.name}` | {s.default or '(unset)'} | {'yes' if s.shared else 'no'} | "
+                     f"{', '.join(f'`{r}`' for r in s.readers)} | {s.what} |")
+    return "\n".join(lines) + "\n"
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:
+        DOC.write_text(markdown())
+    else:
+        sys.stdout.write(markdown())
