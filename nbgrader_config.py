@@ -25,7 +25,8 @@ c.CourseDirectory.db_url = settings.gradebook_url(HERE)
 
 # The exchange is the folder through which `nbgrader release_assignment`, `fetch_assignment`,
 # `submit` and `collect` pass notebooks on a shared hub. It must exist and be world-writable
-# (chmod 777) on that machine; see the README. Tests point it at a temporary folder.
+# (chmod 1777) on that machine; see docs/hub.md. Tests point it at a temporary folder. With
+# ngshare (below) there is no such folder.
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange")
 
 # nbgrader's default of 30 s per cell would kill training. The largest training cell takes
@@ -62,6 +63,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
                                     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
+from cnnkit_grader import exchange  # noqa: E402
 from cnnkit_grader.execute import GuardedExecute  # noqa: E402
 from cnnkit_grader.feedback import HideTestCode  # noqa: E402
 from cnnkit_grader.intake import DropEmptyMetadata, SafeAutograde, recover_renamed  # noqa: E402
@@ -73,7 +75,10 @@ from cnnkit_grader.score import FinishRecord, ScoreOutside  # noqa: E402
 # Autograde where `nbgrader autograde` and the formgrader's API look it up.
 for module in (nbgrader.apps.autogradeapp, nbgrader.apps.api, nbgrader.converters):
     module.Autograde = SafeAutograde
-c.ExchangeFactory.collect = "cnnkit_grader.exchange.SafeCollect"
+# The exchange: nbgrader's folder (Exchange.root above), or ngshare, the JupyterHub service that
+# Kubernetes hubs use, when CNNKIT_NGSHARE_URL names it (docs/hub.md). Either way the kit's
+# collect takes only plain files within nbgrader's size limits (cnnkit_grader/exchange.py).
+exchange.configure(c)
 
 c.Autograde.exporter_class = "cnnkit_grader.intake.TolerantExporter"
 c.Autograde.pre_convert_hook = recover_renamed

@@ -200,6 +200,76 @@ def copy_tree(source, target, limits, skip=lambda name: False):
     return taken
 
 
+def write_encoded(encoded, target, limits, skip=lambda name: False):
+    """Write files that arrive as data, ``[{"path": "a/b.ipynb", "content": base64}]``, into target.
+
+    For an exchange that serves submissions over HTTP (ngshare): the names come from the
+    student, by way of a server. A name that is absolute, climbs with ``..``, holds an empty
+    or ``.`` part or a NUL, or is nested deeper than MAX_DEPTH is refused, and so is a name
+    given twice; files over the limits are refused before they are decoded. Every folder and
+    file is created here, new (O_EXCL, O_NOFOLLOW), so nothing can point outside target.
+    Returns Taken, as copy_tree does.
+    """
+    import base64
+    import binascii
+
+    taken, total, seen = Taken(), 0, set()
+    for entry in encoded:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        content = entry.get("content") if isinstance(entry, dict) else None
+        parts = path.split("/") if isinstance(path, str) else []
+        shown = repr(path)[:80] if isinstance(path, str) else "a file with no name"
+        if (not parts or path.startswith("/") or "\0" in path or "\\" in path
+                or any(part in ("", ".", "..") for part in parts)):
+            taken.refused.append(f"{shown} (not a plain relative name)")
+            continue
+        if len(parts) > MAX_DEPTH:
+            taken.refused.append(f"{shown} (nested too deep)")
+            continue
+        if any(skip(part) for part in parts):  # nbgrader's ignore list names files and folders
+            continue
+        if path in seen:
+            taken.refused.append(f"{shown} (given twice)")
+            continue
+        if not isinstance(content, str):
+            taken.refused.append(f"{shown} (no content)")
+            continue
+        size = len(content) * 3 // 4  # what base64 decodes to, at most
+        if len(taken.names) >= limits.files:
+            taken.refused.append(f"{shown} (more than {limits.files} files)")
+            continue
+        if size > limits.file_bytes + 3:
+            taken.refused.append(f"{shown} ({size / 2**20:,.0f} MB)")
+            continue
+        try:
+            data = base64.b64decode(content, validate=False)
+        except (binascii.Error, ValueError):
+            taken.refused.append(f"{shown} (not base64)")
+            continue
+        if len(data) > limits.file_bytes:
+            taken.refused.append(f"{shown} ({len(data) / 2**20:,.0f} MB)")
+            continue
+        if total + len(data) > limits.total_bytes:
+            taken.refused.append(f"{shown} (over {limits.total_bytes / 2**20:,.0f} MB in all)")
+            continue
+        folder = Path(target)
+        try:
+            for part in parts[:-1]:
+                folder = folder / part
+                if not folder.is_dir() or folder.is_symlink():
+                    folder.mkdir()
+            fd = os.open(folder / parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except OSError as error:
+            taken.refused.append(f"{shown} ({error.strerror or 'could not be written'})")
+            continue
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        seen.add(path)
+        total += len(data)
+        taken.names.append(path)
+    return taken
+
+
 def tree_bytes(folder):
     """Disk blocks used under folder, in bytes, counting no link targets."""
     total = 0
