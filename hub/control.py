@@ -11,12 +11,14 @@ import argparse
 import dataclasses
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -106,6 +108,9 @@ def start(settings, reset_passwords=False, timeout=120, out=sys.stdout):
         report(settings, passwords, out)
         return passwords
     coursefolder.ensure_exchange(settings)
+    if settings.ngshare:
+        coursefolder.ensure_ngshare_store(settings)
+        _ensure_service_token(settings)
     coursefolder.install_jupyter_config(settings)
     settings = dataclasses.replace(settings, cifar10_dir=coursefolder.ensure_data(settings))
     coursefolder.ensure_course(settings)
@@ -127,8 +132,43 @@ def start(settings, reset_passwords=False, timeout=120, out=sys.stdout):
                                f"({settings.log_file}) ends:\n{_log_tail(settings)}") from None
             print(f"The formgrader service was slow to start (attempt {attempt}); trying again.",
                   file=out)
+    if settings.ngshare:
+        _enrol_in_ngshare(settings)
     report(settings, passwords, out)
     return passwords
+
+
+def _ensure_service_token(settings):
+    path = settings.service_token_file
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32) + "\n")
+    os.chmod(path, 0o600)
+
+
+def _ngshare(settings, path, **fields):
+    """POST to ngshare as the course's service; returns its JSON answer."""
+    request = urllib.request.Request(
+        f"{settings.ngshare_url}/{path}", data=urllib.parse.urlencode(fields).encode(), method="POST",
+        headers={"Authorization": f"token {settings.service_token_file.read_text().strip()}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read() or b"{}")
+
+
+def _enrol_in_ngshare(settings):
+    """The course in ngshare, taught by the course's service (where instructors' nbgrader runs),
+    with every student enrolled: ngshare keeps its own rosters, not JupyterHub's groups."""
+    made = _ngshare(settings, f"course/{settings.course_id}", instructors=json.dumps([settings.course_id]))
+    if not made.get("success") and made.get("message") != "Course already exists":
+        raise HubError(f"ngshare did not make the course {settings.course_id}: {made}")
+    for student in settings.students:
+        added = _ngshare(settings, f"student/{settings.course_id}/{student}",
+                         first_name=student, last_name="", email="")
+        if not added.get("success"):
+            raise HubError(f"ngshare did not enrol {student}: {added}")
 
 
 def _launch(settings, timeout):
@@ -149,7 +189,7 @@ def _launch(settings, timeout):
                            f"({settings.log_file}) ends:\n{_log_tail(settings)}")
         try:
             hub_api(settings, "")
-            if _listening(settings.service_port):
+            if _listening(settings.service_port) and (not settings.ngshare or _listening(settings.ngshare_port)):
                 return
         except (OSError, urllib.error.URLError, ValueError):
             pass

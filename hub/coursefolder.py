@@ -39,6 +39,8 @@ def grader_environment(settings):
     env = {"PATH": f"{settings.python_bin}:/usr/bin:/bin",
            "NBGRADER_COURSE_ID": settings.course_id,
            "NBGRADER_EXCHANGE_ROOT": str(settings.exchange)}
+    if settings.ngshare:
+        env["CNNKIT_NGSHARE_URL"] = settings.ngshare_url
     if settings.cifar10_dir:
         env["CIFAR10_DIR"] = settings.cifar10_dir
     if settings.budget:
@@ -51,6 +53,14 @@ def nbgrader(settings, *args, check=True):
     """``nbgrader ARGS`` as the grader, in the course folder (so its nbgrader_config.py applies)."""
     return as_user(settings.grader, [f"{settings.python_bin}/python", "-m", "nbgrader", *args],
                    cwd=settings.course_dir, env=grader_environment(settings), check=check)
+
+
+def ensure_ngshare_store(settings):
+    """ngshare's database and files: the grader account's, private (0700), kept across restarts."""
+    entry = pwd.getpwnam(settings.grader)
+    settings.ngshare_store.mkdir(mode=0o700, exist_ok=True)
+    os.chown(settings.ngshare_store, entry.pw_uid, entry.pw_gid)
+    os.chmod(settings.ngshare_store, 0o700)
 
 
 def ensure_exchange(settings):

@@ -73,7 +73,7 @@ if ! runuser -u nobody -- "$base" -c 'import encodings' >/dev/null 2>&1; then
   base=$copy/bin/python$version
 fi
 
-stamp=$( (echo "$base"; cat "$KIT/requirements.lock" "$KIT/requirements-kit.lock" "$KIT/pyproject.toml" \
+stamp=$( (echo "$base"; cat "$KIT/requirements.lock" "$KIT/requirements-kit.lock" "$KIT/requirements-nodeps.lock" "$KIT/pyproject.toml" \
           "$KIT"/cnnkit/*.py "$KIT"/cnnkit_grader/*.py "$KIT"/cnnkit_grader/inside/*.py) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$env_dir/.cnnkit-stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "==> installing the course's Python environment into $env_dir (a few minutes)" >&2
@@ -81,6 +81,7 @@ if [ "$(cat "$env_dir/.cnnkit-stamp" 2>/dev/null)" != "$stamp" ]; then
   "$base" -m venv "$env_dir"
   "$env_dir/bin/python" -m pip install --quiet --upgrade pip
   "$env_dir/bin/python" -m pip install --quiet -r "$KIT/requirements.lock" -r "$KIT/requirements-kit.lock"
+  "$env_dir/bin/python" -m pip install --quiet --no-deps -r "$KIT/requirements-nodeps.lock"
   # the packages students' images get (cnnkit, cnnkit_grader), built from a copy so the clone stays clean
   build=$(mktemp -d)
   cp -a "$KIT/pyproject.toml" "$KIT/cnnkit" "$KIT/cnnkit_grader" "$build/"

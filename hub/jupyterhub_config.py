@@ -71,6 +71,9 @@ if hub.cifar10_dir:
     common_env["CIFAR10_DIR"] = hub.cifar10_dir
 if hub.budget:
     common_env["CNNKIT_BUDGET"] = hub.budget
+if hub.ngshare:
+    # nbgrader's exchange through the ngshare service below (cnnkit_grader/exchange.py)
+    common_env["CNNKIT_NGSHARE_URL"] = hub.ngshare_url
 c.Spawner.environment = dict(common_env)
 
 
@@ -119,6 +122,31 @@ c.JupyterHub.services = [
         "display": True,
     },
 ]
+if hub.ngshare:
+    # ./kit hub start enrols the course's people in ngshare as this service (hub/control.py)
+    c.JupyterHub.services[0]["api_token"] = hub.service_token_file.read_text().strip()
+
+# ngshare keeps the exchange in its own database and checks each caller's hub token, so no
+# account can read or replace another's files in a shared folder. It runs as the grader
+# account, with its state in that account's home. Its own start-up listens on every interface
+# (for a proxy in another pod); the launcher keeps it on loopback, where servers call it.
+NGSHARE_ON_LOOPBACK = (
+    "import sys, tornado.httpserver as h; listen = h.HTTPServer.listen; "
+    "h.HTTPServer.listen = lambda self, port, address='', *a, **k: listen(self, port, '127.0.0.1', *a, **k); "
+    "from ngshare.ngshare import main; main(sys.argv[1:])")
+if hub.ngshare:
+    c.JupyterHub.services.append({
+        "name": "ngshare",
+        "url": f"http://127.0.0.1:{hub.ngshare_port}",
+        "command": [f"{hub.python_bin}/python", "-c", NGSHARE_ON_LOOPBACK,
+                    "--database", f"sqlite:///{hub.ngshare_store / 'ngshare.db'}",
+                    "--storage", str(hub.ngshare_store / "files"),
+                    # the course's service (the formgrader) is who nbgrader is, there
+                    "--admins", course],
+        "user": hub.grader,
+        "cwd": str(hub.ngshare_store),
+        "environment": {"PATH": common_env["PATH"]},
+    })
 
 
 def _patient_wait_up(wait_up):
@@ -129,7 +157,7 @@ def _patient_wait_up(wait_up):
     mostly importing; this lets it have up to two minutes, and changes nothing else.
     """
     def patient(server, *args, **kwargs):
-        if server.port == hub.service_port and not args:
+        if server.port in (hub.service_port, hub.ngshare_port) and not args:
             kwargs["timeout"] = max(kwargs.get("timeout", 10), 12)
         return wait_up(server, *args, **kwargs)
     return patient

@@ -38,6 +38,7 @@ class Settings:
     budget: str = ""                 # CNNKIT_BUDGET for every server ("" = each context's own)
     python_bin: str = "/opt/cnnkit-hub/venv/bin"  # the course's Python: hub/install.sh makes it
     grader_env: dict = field(default_factory=dict)
+    exchange_kind: str = "folder"    # "folder": nbgrader's shared folder; "ngshare": the ngshare service
 
     # ---- derived names and places
     @property
@@ -65,6 +66,20 @@ class Settings:
     @property
     def exchange(self):
         return Path(self.root) / "exchange"
+
+    @property
+    def ngshare(self):
+        return self.exchange_kind == "ngshare"
+
+    @property
+    def ngshare_url(self):
+        """What nbgrader's ngshare exchange calls: the service itself, on loopback."""
+        return f"http://127.0.0.1:{self.ngshare_port}/services/ngshare"
+
+    @property
+    def ngshare_store(self):
+        """ngshare's database and files: the grader account's, in its home (mode 0700)."""
+        return self.home(self.grader) / ".ngshare"
 
     @property
     def hub_host(self):
@@ -97,6 +112,10 @@ class Settings:
     def service_port(self):
         return self.port + 3
 
+    @property
+    def ngshare_port(self):
+        return self.port + 4
+
     def user_port(self, user):
         return self.port + 10 + self.users.index(user)
 
@@ -116,6 +135,12 @@ class Settings:
     @property
     def log_file(self):
         return Path(self.root) / "jupyterhub.log"
+
+    @property
+    def service_token_file(self):
+        """The course service's hub API token (root only): how ./kit hub start enrols the
+        course's people in ngshare as that service, which ngshare takes as its admin."""
+        return Path(self.root) / "course-service-token"
 
     @property
     def status_token_file(self):
@@ -149,6 +174,7 @@ class Settings:
             budget=env.get("CNNKIT_BUDGET", ""),
             grader_env={key: env[key] for key in GRADER_ENV if key in env},
             python_bin=str(Path(env.get("CNNKIT_HUB_ENV", "/opt/cnnkit-hub/venv")) / "bin"),
+            exchange_kind=env.get("CNNKIT_HUB_EXCHANGE", default.exchange_kind),
         )
 
     @classmethod

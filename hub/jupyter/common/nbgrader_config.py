@@ -10,6 +10,8 @@ import os
 
 from nbgrader.auth import JupyterHubAuthPlugin
 
+from cnnkit_grader import exchange
+
 c = get_config()  # noqa: F821 - nbgrader defines get_config when it loads this file
 
 # Courses come from the user's JupyterHub groups: nbgrader-<course> (students) and
@@ -17,6 +19,8 @@ c = get_config()  # noqa: F821 - nbgrader defines get_config when it loads this 
 c.Authenticator.plugin_class = JupyterHubAuthPlugin
 c.Exchange.path_includes_course = True
 c.Exchange.root = os.environ["NBGRADER_EXCHANGE_ROOT"]
+# ngshare instead of that folder when the hub runs it (CNNKIT_NGSHARE_URL); the kit's collect.
+exchange.configure(c)
 
 # nbgrader's default of 30 s per cell would stop a student's validation mid-training.
 c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", 600))
