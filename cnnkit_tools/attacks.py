@@ -4,7 +4,7 @@ Each is derived from the reference submission (or the untouched release), like t
 ``fails`` lists the test cells that must score 0: the cells an honest student with the same
 mistakes would lose, or the cells the fault kept from running. Every other cell must score
 full marks, and ``says`` is a phrase that the autograded notebook's outputs or grader's notes
-(never its source code) must show. ``tests/pipeline/test_attacks.py`` grades them all with the
+(never its source code) must show. ``grader_tests/pipeline/test_attacks.py`` grades them all with the
 real pipeline; docs/grading.md lists them next to what plain nbgrader 0.9.6 does.
 
 Context placeholders filled in when a submission is written: ``{root}`` (the course folder),
@@ -499,7 +499,7 @@ _wrapped.save(DROPOUT_PATH)
 )
 
 
-# Graded in a course of their own by tests/pipeline/test_hostile_outputs.py (with the browser).
+# Graded in a course of their own by grader_tests/pipeline/test_hostile_outputs.py (with the browser).
 OUTPUT_ATTACKS = (
     Attack("hostile_outputs", "markdown that becomes a javascript: link when rendered twice, autolinks, "
            "reference and entity-spelled links in a written answer, markdown outputs and file names in "

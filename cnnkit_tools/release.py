@@ -2,7 +2,7 @@
 
     python -m cnnkit_tools.release
 
-Both are committed; grader_tests/test_release.py fails when either is out of date.
+Both are committed; grader_tests/pipeline/test_release.py fails when either is out of date.
 """
 
 from . import course, samples

@@ -3,7 +3,7 @@
 # does what is missing or out of date).
 #
 #   bash hub/install.sh            bubblewrap, Node.js, the proxy, the course's Python
-#   bash hub/install.sh --browser  the same, and Chromium for the end-to-end test (tests/hub)
+#   bash hub/install.sh --browser  the same, and Chromium for the end-to-end test (grader_tests/hub)
 #
 # - bubblewrap: the grading sandbox (the grader account uses unprivileged user namespaces).
 # - The proxy: configurable-http-proxy from npm, at the version pinned in

@@ -5,9 +5,9 @@ under the smoke budget: it releases, writes the three sample submissions (refere
 partly_wrong, untouched), autogrades them with nbgrader, and writes the report. Which cells
 each sample must lose is known in advance (partly_wrong = the mse_loss and no_dropout
 mutants), so the report's "what the class got wrong" counts are checked against it. The
-statistics themselves are checked by hand in tests/unit/test_report_gradebook.py.
+statistics themselves are checked by hand in grader_tests/unit/test_report_gradebook.py.
 
-Chromium is Debian's package (tests/install-browser.sh installs it), driven by Playwright
+Chromium is Debian's package (grader_tests/install-browser.sh installs it), driven by Playwright
 for Python. The page is a local file and must fetch nothing.
 """
 
@@ -73,7 +73,7 @@ def built(demo_run):
 def page(built, playwright):
     """The report open in headless Chromium; every request it makes is recorded."""
     if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run tests/install-browser.sh (Debian's chromium package)")
+        pytest.fail(f"{CHROMIUM} is missing: run grader_tests/install-browser.sh (Debian's chromium package)")
     profile = tempfile.mkdtemp(prefix="cnnkit-chromium-")
     context = playwright.chromium.launch_persistent_context(
         profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,

@@ -1,7 +1,7 @@
 """Every rule, judged on evidence records: which cells each mistake loses, and what each says.
 
 The evidence comes from ``evidence_cases``: real Keras configs (built, never trained) and the
-figures the sandboxed measurement reports. ``tests/goldens/rules.txt`` holds every verdict's
+figures the sandboxed measurement reports. ``grader_tests/goldens/rules.txt`` holds every verdict's
 message; ``--update-goldens`` rewrites it after a deliberate change of wording.
 """
 

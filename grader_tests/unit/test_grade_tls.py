@@ -1,8 +1,8 @@
 """Who may reach ./kit grade's cluster, and what it says when it will not start.
 
-The local pool is attacked for real in tests/unit/test_grade_engine.py (a peer without the
-batch's credentials) and from another account in tests/pipeline/test_grade_intruder.py;
-the documented cluster in tests/pipeline/test_grade_cluster_docs.py.
+The local pool is attacked for real in grader_tests/unit/test_grade_engine.py (a peer without the
+batch's credentials) and from another account in grader_tests/pipeline/test_grade_intruder.py;
+the documented cluster in grader_tests/pipeline/test_grade_cluster_docs.py.
 """
 
 import os

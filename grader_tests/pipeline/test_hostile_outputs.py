@@ -67,7 +67,7 @@ def graded(tmp_path_factory, cifar_dir):
 @pytest.fixture(scope="module")
 def browser(playwright):
     if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run tests/install-browser.sh (Debian's chromium package)")
+        pytest.fail(f"{CHROMIUM} is missing: run grader_tests/install-browser.sh (Debian's chromium package)")
     profile = tempfile.mkdtemp(prefix="cnnkit-chromium-")
     context = playwright.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM),
                                                            headless=True, args=CHROMIUM_ARGS)

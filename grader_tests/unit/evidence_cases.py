@@ -2,7 +2,7 @@
 
 The model configs come from real Keras models built here (no training); the measured figures
 are what ``inside/measure.py`` reports for such models. Each case says which graded cells it
-must fail; ``tests/goldens/rules.txt`` holds every verdict's message.
+must fail; ``grader_tests/goldens/rules.txt`` holds every verdict's message.
 """
 
 import copy

@@ -3,7 +3,7 @@
 ngshare_exchange writes whatever names the server hands it with ``os.path.join(dest, path)``;
 the kit's ``SafeNgshareCollect`` writes them with ``files.write_encoded``. These run the real
 class (from the real ngshare_exchange) on the file lists a hostile submission, or a server
-that passes one on, could hold. tests/hub/test_ngshare.py runs it through a real hub.
+that passes one on, could hold. grader_tests/hub/test_ngshare.py runs it through a real hub.
 """
 
 import base64

@@ -23,7 +23,7 @@ from cnnkit_tools import submissions
 from hub import control
 from hub.settings import Settings
 
-from people import Person, session  # tests/hub/people.py
+from people import Person, session  # grader_tests/hub/people.py
 
 pytestmark = [pytest.mark.hub, pytest.mark.incremental]
 

@@ -1,10 +1,10 @@
 """Shared test setup: tiers by folder, the CIFAR-10 folder, and golden files.
 
-- ``tests/unit``: the fast tier (marker ``fast``): rules on evidence records, parsers, files,
+- ``grader_tests/unit``: the fast tier (marker ``fast``): rules on evidence records, parsers, files,
   the sandbox's command line and self-test, config. Seconds, no training.
-- ``tests/pipeline``: the slow tier (marker ``slow``): real nbgrader runs, real kernels, real
+- ``grader_tests/pipeline``: the slow tier (marker ``slow``): real nbgrader runs, real kernels, real
   training under the smoke budget.
-- ``tests/hub`` (marker ``hub``): a real JupyterHub, driven in a browser.
+- ``grader_tests/hub`` (marker ``hub``): a real JupyterHub, driven in a browser.
 
 ``./kit test -m fast`` runs the fast tier alone; ``--update-goldens`` rewrites golden files.
 """
@@ -22,7 +22,7 @@ TIERS = {"unit": "fast", "pipeline": "slow", "hub": "hub"}
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/goldens/ from this run")
+    parser.addoption("--update-goldens", action="store_true", help="rewrite grader_tests/goldens/ from this run")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,7 +43,7 @@ def cifar_dir():
 
 @pytest.fixture
 def golden(request):
-    """``golden(name, text)``: compare text with tests/goldens/name, or rewrite it with --update-goldens."""
+    """``golden(name, text)``: compare text with grader_tests/goldens/name, or rewrite it with --update-goldens."""
     def check(name, text):
         path = GOLDENS / name
         if request.config.getoption("--update-goldens"):
