@@ -91,6 +91,9 @@ def _check_prerequisites(settings):
                        "(PAM) and runs each person's server as their own account.")
     if not PROXY_BIN.exists():
         raise HubError(f"configurable-http-proxy is missing ({PROXY_BIN}): run `bash hub/install.sh`.")
+    if settings.ngshare and not Path(settings.ngshare_python).exists():
+        raise HubError(f"ngshare's Python environment is missing ({settings.ngshare_python}): "
+                       "run `bash hub/install.sh`.")
     if not Path(settings.python_bin, "jupyterhub-singleuser").exists():
         raise HubError(f"the course's Python environment is missing ({settings.python_bin}): "
                        "run `bash hub/install.sh`.")

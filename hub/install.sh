@@ -13,6 +13,7 @@
 #   grader, jupyterhub) and cnnkit. Its base interpreter is $CNNKIT_HUB_BASE_PYTHON (default
 #   python3). When other accounts cannot run that one (pyenv keeps it under /root, mode
 #   0700), its standard library is copied to /opt/cnnkit-hub/python first.
+# - ngshare's own Python (beside it, ngshare-venv/): requirements-ngshare.lock.
 set -euo pipefail
 cd "$(dirname "$0")"
 KIT=$(cd .. && pwd)
@@ -93,4 +94,17 @@ fi
 if ! runuser -u nobody -- "$env_dir/bin/python" -c 'import cnnkit, cnnkit_grader, nbgrader, jupyterhub' >/dev/null 2>&1; then
   echo "hub/install.sh: $env_dir does not work for other accounts" >&2
   exit 1
+fi
+
+# ---- ngshare (CNNKIT_HUB_EXCHANGE=ngshare), in an environment of its own: it needs SQLAlchemy 1.4
+ngshare_dir=$(dirname "$env_dir")/ngshare-venv
+stamp=$( (echo "$base"; cat "$KIT/requirements-ngshare.lock") | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$ngshare_dir/.cnnkit-stamp" 2>/dev/null)" != "$stamp" ]; then
+  echo "==> installing ngshare's Python environment into $ngshare_dir" >&2
+  rm -rf "$ngshare_dir"
+  "$base" -m venv "$ngshare_dir"
+  "$ngshare_dir/bin/python" -m pip install --quiet --upgrade pip
+  "$ngshare_dir/bin/python" -m pip install --quiet -r "$KIT/requirements-ngshare.lock"
+  chmod -R a+rX "$ngshare_dir"
+  echo "$stamp" > "$ngshare_dir/.cnnkit-stamp"
 fi

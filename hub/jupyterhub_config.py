@@ -138,14 +138,14 @@ if hub.ngshare:
     c.JupyterHub.services.append({
         "name": "ngshare",
         "url": f"http://127.0.0.1:{hub.ngshare_port}",
-        "command": [f"{hub.python_bin}/python", "-c", NGSHARE_ON_LOOPBACK,
+        "command": [hub.ngshare_python, "-c", NGSHARE_ON_LOOPBACK,
                     "--database", f"sqlite:///{hub.ngshare_store / 'ngshare.db'}",
                     "--storage", str(hub.ngshare_store / "files"),
                     # the course's service (the formgrader) is who nbgrader is, there
                     "--admins", course],
         "user": hub.grader,
         "cwd": str(hub.ngshare_store),
-        "environment": {"PATH": common_env["PATH"]},
+        "environment": {"PATH": f"{Path(hub.ngshare_python).parent}:/usr/bin:/bin"},
     })
 
 

@@ -77,6 +77,11 @@ class Settings:
         return f"http://127.0.0.1:{self.ngshare_port}/services/ngshare"
 
     @property
+    def ngshare_python(self):
+        """ngshare's own environment, beside the course's (hub/install.sh, requirements-ngshare.lock)."""
+        return str(Path(self.python_bin).parent.parent / "ngshare-venv" / "bin" / "python")
+
+    @property
     def ngshare_store(self):
         """ngshare's database and files: the grader account's, in its home (mode 0700)."""
         return self.home(self.grader) / ".ngshare"

@@ -63,7 +63,10 @@ def ngshare_hub(artifacts):
 def cast(ngshare_hub):
     settings, passwords = ngshare_hub
     people = {name: Person(settings, name, passwords[name]).login() for name in settings.users}
-    return settings, people[settings.instructors[0]], [people[name] for name in settings.students]
+    students = [people[name] for name in settings.students]
+    for student in students:
+        student.start_server()  # as the hub's Start button does: their nbgrader runs there
+    return settings, people[settings.instructors[0]], students
 
 
 def ok(response):
