@@ -12,16 +12,13 @@ after a step fails, the later ones are reported as expected failures, not as new
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from hub import control
-from hub.settings import KIT, Settings
-
 from people import Person  # grader_tests/hub/people.py (pytest puts this folder on sys.path)
+from running import course_hub  # grader_tests/hub/running.py
 
 PORT = 18050  # the hub takes 18050-18053 and 18060-18062
 CHROMIUM = "/usr/bin/chromium"
@@ -65,41 +62,12 @@ def artifacts(tmp_path_factory):
     return tmp_path_factory.mktemp("hub-artifacts")
 
 
-def _install():
-    """hub/install.sh --browser: quick when everything is there already."""
-    done = subprocess.run(["bash", str(KIT / "hub" / "install.sh"), "--browser"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"hub/install.sh failed:\n{done.stdout[-3000:]}")
-
-
 @pytest.fixture(scope="session")
 def hub(artifacts):
     """A running course hub: settings and every person's password."""
-    if os.geteuid() != 0:
-        pytest.skip("the course hub needs root: it creates accounts and runs servers as them")
-    cifar = os.environ.get("CIFAR10_DIR")
-    if not cifar:
-        pytest.fail("CIFAR10_DIR is not set: run the tests with ./kit test")
-    _install()
-    root = Path(tempfile.mkdtemp(prefix="cnnkit-hub-", dir="/tmp"))
-    os.chmod(root, 0o755)
-    settings = Settings(root=str(root), port=PORT, course_id="cnnkit-hubtest",
-                        instructors=("hubtest-teacher",),
-                        students=("hubtest-student1", "hubtest-student2"),
-                        home_base=str(root / "home"), cifar10_dir=cifar, budget="smoke")
-    log = open(artifacts / "hub-start.txt", "w")
-    try:
-        passwords = control.start(settings, reset_passwords=True, out=log)
-        yield settings, passwords
-    finally:
-        control.stop(settings, out=log)
-        log.close()
-        leftovers = control._hub_processes(settings)
-        if settings.log_file.exists():
-            shutil.copy(settings.log_file, artifacts / "jupyterhub.log")
-        shutil.rmtree(root, ignore_errors=True)
-        assert not leftovers, f"processes the hub started outlived it: {leftovers}"
+    with course_hub(artifacts, "hub", port=PORT, course_id="cnnkit-hubtest", instructors=("hubtest-teacher",),
+                    students=("hubtest-student1", "hubtest-student2")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -12,17 +12,13 @@ the kit's collect leaves out what nbgrader's settings exclude.
 
 import base64
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from cnnkit_tools import submissions
-from hub import control
-from hub.settings import Settings
 
+from running import course_hub  # grader_tests/hub/running.py
 from people import Person, session  # grader_tests/hub/people.py
 
 pytestmark = [pytest.mark.hub, pytest.mark.incremental]
@@ -33,30 +29,9 @@ PORT = 18070  # this hub takes 18070-18074 and 18080-18082
 
 @pytest.fixture(scope="module")
 def ngshare_hub(artifacts):
-    if os.geteuid() != 0:
-        pytest.skip("the course hub needs root: it creates accounts and runs servers as them")
-    cifar = os.environ.get("CIFAR10_DIR")
-    if not cifar:
-        pytest.fail("CIFAR10_DIR is not set: run the tests with ./kit test")
-    root = Path(tempfile.mkdtemp(prefix="cnnkit-ngshare-hub-", dir="/tmp"))
-    os.chmod(root, 0o755)
-    settings = Settings(root=str(root), port=PORT, course_id="cnnkit-ngshare",
-                        instructors=("ngshare-teacher",),
-                        students=("ngshare-student1", "ngshare-student2"),
-                        home_base=str(root / "home"), cifar10_dir=cifar, budget="smoke",
-                        exchange_kind="ngshare")
-    log = open(artifacts / "ngshare-hub-start.txt", "w")
-    try:
-        passwords = control.start(settings, reset_passwords=True, out=log)
-        yield settings, passwords
-    finally:
-        control.stop(settings, out=log)
-        log.close()
-        leftovers = control._hub_processes(settings)
-        if settings.log_file.exists():
-            shutil.copy(settings.log_file, artifacts / "ngshare-jupyterhub.log")
-        shutil.rmtree(root, ignore_errors=True)
-        assert not leftovers, f"processes the hub started outlived it: {leftovers}"
+    with course_hub(artifacts, "ngshare-hub", port=PORT, course_id="cnnkit-ngshare", exchange_kind="ngshare",
+                    instructors=("ngshare-teacher",), students=("ngshare-student1", "ngshare-student2")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
