@@ -125,11 +125,33 @@ def kill_user_processes(uid):
             pass
 
 
-def _private_folder():
-    """A fresh folder of the grader's, mode 0700: no other account can list, read or write in it."""
+def _private_folder(slot_name=None):
+    """A fresh folder of the grader's, mode 0700: no other account can list, read or write in it.
+    Named after the slot, so the slot's next holder can find it if this grading is killed."""
     import tempfile
 
-    return Path(tempfile.mkdtemp(prefix="cnnkit-submission-"))
+    return Path(tempfile.mkdtemp(prefix=f"cnnkit-submission-{slot_name}-" if slot_name else "cnnkit-submission-"))
+
+
+def _sweep_stale(slot_name, log):
+    """Remove what a killed grading of this slot left: its private folder and the tmpfs mounts in it.
+
+    Called with the slot's lock held, so whoever made these folders is gone (a lock dies with
+    its process). A worker killed mid-grade runs no clean-up of its own.
+    """
+    import tempfile
+
+    for stale in Path(tempfile.gettempdir()).glob(f"cnnkit-submission-{slot_name}-*"):
+        try:
+            mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+        except OSError:
+            mounts = []
+        inside = sorted((m for m in mounts if m.startswith(f"{stale}/")), key=len, reverse=True)
+        for mount in inside:
+            if subprocess.run(["umount", mount], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", mount], capture_output=True)
+        files.remove_tree(stale, log)
+        log.warning("removed %s, which a killed grading in slot %s left behind", stale, slot_name)
 
 
 _KEYCTL = r"""
@@ -226,8 +248,9 @@ def slot(wait_seconds=3600, log=None):
             folder, (uid, gid) = None, _user(name)
             try:
                 _clean_user(uid, gid)
+                _sweep_stale(name, log)
                 groups = _groups(name, log)
-                folder = _private_folder()
+                folder = _private_folder(name)
                 yield Slot(name=name, uid=uid, gid=gid, _lock=fd, groups=groups, folder=folder)
             finally:
                 try:

@@ -429,3 +429,30 @@ def test_grading_refuses_when_the_slot_control_group_cannot_be_made(tmp_path, mo
         assert "memory cap of a submission's processes together is OFF" in caplog.text
     finally:
         subprocess.run(["umount", str(root)])
+
+
+@ROOT_ONLY
+def test_what_a_killed_grading_left_in_its_slot_is_removed_by_the_slots_next_holder():
+    """A worker killed mid-grade runs no clean-up: its private folder, with a tmpfs mounted in it
+    and the submission inside, stays behind. The next submission in that slot removes it."""
+    import subprocess
+    import tempfile
+    left = {}
+    for name in sandbox.slot_users():
+        stale = Path(tempfile.mkdtemp(prefix=f"cnnkit-submission-{name}-"))
+        (stale / "cnnkit-work-x").mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "cnnkit-scratch", str(stale / "cnnkit-work-x")],
+                       check=True)
+        (stale / "cnnkit-work-x" / "compile_and_train.ipynb").write_text("{}")
+        left[name] = stale
+    try:
+        with sandbox.slot() as slot:
+            taken = slot.name
+            assert slot.folder.name.startswith(f"cnnkit-submission-{taken}-")
+        assert not left[taken].exists(), "the slot's next holder left a killed grading's folder in place"
+        assert f"{left[taken]}/" not in Path("/proc/self/mounts").read_text()
+        assert all(stale.exists() for name, stale in left.items() if name != taken)  # other slots: not ours
+    finally:
+        for stale in left.values():
+            subprocess.run(["umount", "-l", str(stale / "cnnkit-work-x")], capture_output=True)
+            subprocess.run(["rm", "-rf", "--one-file-system", str(stale)], capture_output=True)
