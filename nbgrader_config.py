@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from cnnkit import settings  # noqa: E402  (every setting, one table: docs/settings.md)
+from cnnkit import settings  # every setting, one table: docs/settings.md
 
 c = get_config()  # noqa: F821 - nbgrader defines get_config when it loads this file
 HERE = Path(__file__).resolve().parent

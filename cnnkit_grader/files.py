@@ -7,6 +7,8 @@ only regular files, and stop at a count and a total size, so the trusted side ne
 more than it asked for.
 """
 
+import base64
+import binascii
 import os
 import shutil
 import stat
@@ -210,9 +212,6 @@ def write_encoded(encoded, target, limits, skip=lambda name: False):
     file is created here, new (O_EXCL, O_NOFOLLOW), so nothing can point outside target.
     Returns Taken, as copy_tree does.
     """
-    import base64
-    import binascii
-
     taken, total, seen = Taken(), 0, set()
     for entry in encoded:
         path = entry.get("path") if isinstance(entry, dict) else None

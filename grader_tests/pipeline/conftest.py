@@ -87,14 +87,6 @@ def attacked(batches):
 
 
 @pytest.fixture(scope="session")
-def smoke_course(batches):
-    """A course folder with every fixture submission autograded under the smoke budget."""
-    directory, run = batches["smoke"]
-    course.finish(run)
-    return directory
-
-
-@pytest.fixture(scope="session")
 def stalled(batches):
     directory, run = batches["stall"]
     course.finish(run)
