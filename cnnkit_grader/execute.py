@@ -69,11 +69,6 @@ class GraderError(RuntimeError):
     """The grader itself is misconfigured; nbgrader records the submission as failed."""
 
 
-def grade_id(cell):
-    meta = cell.metadata.get("nbgrader", {})
-    return meta.get("grade_id") if meta.get("grade") and cell.cell_type == "code" else None
-
-
 def error_output(name, message):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
@@ -206,7 +201,7 @@ class GuardedExecute(CappedOutputs, Execute):
                 measured = measurement.check_files(paths)
                 arrays = fresh.training_arrays(inputs)
                 evaluator.measure(paths, measured, measurement.measure_asks(paths), budgets.current(),
-                                  (arrays["val_images"], arrays["val_labels"]), self.measure_timeout)
+                                  measurement.probe_sets(inputs, arrays), self.measure_timeout)
         resources["cnnkit"] = {"answers": str(self._answers), "models": measured, "fault": self._fault,
                                "not_run": self._not_run,
                                "notes": notes, "phases": self.phases, "fresh": inputs, "intake": intake,
@@ -257,7 +252,7 @@ class GuardedExecute(CappedOutputs, Execute):
         self._fault = {"kind": kind, "message": message, "cell": where}
 
     def _mark_not_run(self, cell):
-        grade = grade_id(cell)
+        grade = tasks.graded_id(cell)
         cell.outputs = [error_output("NotRun", f"Not run: {self._fault['message']}")] if grade else []
         if grade:
             self._not_run.append(grade)
@@ -265,7 +260,7 @@ class GuardedExecute(CappedOutputs, Execute):
     def _run_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
-        where = grade_id(cell) or f"cell {index}"
+        where = tasks.graded_id(cell) or f"cell {index}"
         remaining = self._deadline - time.monotonic()
         if not self._fault and remaining <= 0:
             self._set_fault("notebook_budget", f"the notebook ran past its time budget of {self.notebook_timeout} s, "
@@ -273,7 +268,7 @@ class GuardedExecute(CappedOutputs, Execute):
         if self._fault:
             self._mark_not_run(cell)
             return cell, resources
-        grade = grade_id(cell)
+        grade = tasks.graded_id(cell)
         if not grade:
             self._last_handover = None  # the kernel's state may change: hand over again after this
         source = cell.source
@@ -316,7 +311,7 @@ class GuardedExecute(CappedOutputs, Execute):
                 cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
                                                  "and was interrupted."))
         if index in self._setup:
-            self._setup_failed(cell, cell.metadata.get("nbgrader", {}).get("grade_id") or where, where)
+            self._setup_failed(cell, tasks.grade_id(cell) or where, where)
         if grade:
             for output in cell.outputs:
                 # A warning from the student's code is not a failed test; nbgrader would score it 0.

@@ -75,7 +75,10 @@ def measure_asks(paths):
     """What each rule needs measured: validation losses of the tuned and saved models, the probe's
     trained model on its own validation set, and the dropout model's held-out predictions, its
     validation loss and that of the lesson's network freshly initialised by the grader (to tell
-    training from none), which Part H's candidates need too."""
+    training from none), which Part H's candidates need too. The probe's trained model is also
+    measured on the images ``train`` was given, beside the network the probe gave it as it was
+    before training (``start``): Part E's collector shares a process with the student's code, so
+    only a loss the grader measures itself shows that ``train`` trained."""
     from . import tasks
 
     def val(name):
@@ -83,7 +86,15 @@ def measure_asks(paths):
             return "probe"
         return "grading" if name.startswith(("tuned_", "saved:")) or name in tasks.PREDICTS_HELDOUT else None
     return {name: {"val": val(name), "predict": name in tasks.PREDICTS_HELDOUT,
-                   "baseline": name in tasks.PREDICTS_HELDOUT or name.startswith("tuned_")} for name in paths}
+                   "baseline": name in tasks.PREDICTS_HELDOUT or name.startswith("tuned_"),
+                   "start": name == "trained"} for name in paths}
+
+
+def probe_sets(inputs, arrays):
+    """What the measurement needs of Part E's call: the fresh seed the probe built the lesson's
+    network from, and the uint8 images (with labels) it passed to ``train`` and validated on."""
+    return {"seed": inputs["seed"], "train": (arrays["train_images"], arrays["train_labels"]),
+            "val": (arrays["val_images"], arrays["val_labels"])}
 
 
 def check_files(paths):
@@ -129,11 +140,10 @@ class Evaluator:
             self.process.wait()
         files.remove_tree(self.folder, self.log)
 
-    def measure(self, paths, models, asks, budget, probe_val, timeout):
+    def measure(self, paths, models, asks, budget, probe, timeout):
         """Fill ``models[name].measured`` for the accepted files.
 
-        ``asks[name]`` = ``{"val": "grading" | "probe" | None, "predict": bool}``; ``probe_val`` is
-        (images, labels) of the probe's fresh validation set.
+        ``asks[name]`` as ``measure_asks`` gives it; ``probe`` as ``probe_sets`` gives it.
         """
         accepted = {name: f"model{i}" for i, name in enumerate(n for n in paths if models[n].config is not None)}
         results = {}
@@ -142,8 +152,10 @@ class Evaluator:
             for name, alias in accepted.items():
                 shutil.copyfile(paths[name], self.folder / f"{alias}.keras")
             np.savez(self.folder / "inputs.npz", grading_images=val_images, grading_labels=val_labels,
-                     probe_images=probe_val[0], probe_labels=probe_val[1], heldout_images=heldout_images)
-            request = {"models": {alias: asks.get(name, {}) for name, alias in accepted.items()}}
+                     probe_images=probe["val"][0], probe_labels=probe["val"][1],
+                     start_images=probe["train"][0], start_labels=probe["train"][1], heldout_images=heldout_images)
+            request = {"models": {alias: asks.get(name, {}) for name, alias in accepted.items()},
+                       "start_seed": probe["seed"]}
             tmp = self.folder / ".request.json"
             tmp.write_text(json.dumps(request))
             sandbox.give(self.folder, self.slot)

@@ -21,28 +21,19 @@ OUT_BYTES = 256 * 2**20
 MEMORY = 4 * 2**30
 
 
-def grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def is_test(cell):
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
-
-
 def request(nb, inputs, isolated=None):
     """What a probe runs: the setup cell whole, then function cells whole and other cells'
     definitions; or, for an isolated answer (``tasks.ISOLATED``), only its own cells."""
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    by_id = {grade_id(cell): cell.source for cell in code if grade_id(cell)}
+    by_id = {tasks.grade_id(cell): cell.source for cell in code if tasks.grade_id(cell)}
     if isolated is not None:
         cells = [{"source": cell.source, "whole": True} for cell in code
-                 if grade_id(cell) in tasks.ISOLATED[isolated] and not is_test(cell)]
+                 if tasks.grade_id(cell) in tasks.ISOLATED[isolated] and not tasks.is_test(cell)]
         updates = ""
     else:
         skip = {tasks.SETUP_CELL, tasks.DATA_CELL, tasks.UPDATES_CELL}
-        cells = [{"source": cell.source, "whole": grade_id(cell) in tasks.FUNCTION_CELLS}
-                 for cell in code if grade_id(cell) not in skip and not is_test(cell)]
+        cells = [{"source": cell.source, "whole": tasks.grade_id(cell) in tasks.FUNCTION_CELLS}
+                 for cell in code if tasks.grade_id(cell) not in skip and not tasks.is_test(cell)]
         updates = by_id.get(tasks.UPDATES_CELL, "")
     return {"fresh": inputs, "setup": by_id.get(tasks.SETUP_CELL, ""), "updates_cell": updates, "cells": cells,
             "answers": list(tasks.probe_answers(isolated)), "answers_file": tasks.probe_file(isolated)}

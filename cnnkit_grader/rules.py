@@ -22,6 +22,10 @@ CLOSE = dict(rel_tol=1e-3, abs_tol=1e-4)   # a loss measured twice on the same d
 # initialisation's. SGD, the slowest optimizer a student might charge against Part C, reaches
 # 0.97 under the smoke budget (4,000 images x 2 epochs); an untrained model 0.99-1.01.
 LEARNED = 0.985
+# Evidence that Part E's ``train`` trained: its model's loss on the images it was given at most
+# this share of the same network's before training. Over 25 fresh draws (6 to 30 updates), the
+# lesson's train() reached 0.93-0.987; a model handed back untrained gives exactly 1.
+FITTED = 0.995
 
 
 def _layers(config):
@@ -167,6 +171,13 @@ def _curves(values):
 def train_form(ev):
     if "val_loss" not in _curves(ev.values("train")):
         raise Fail("no_validation", "history has no val_loss: pass validation_data=(val_images, val_labels) to fit.")
+    # The History comes from the probe's process, which train's own cell shares: it counts only
+    # once the grader has measured that train trained the model it was given (``fitted``).
+    _, measured = ev.model("trained", "the model train() trained")
+    if not fitted(measured):
+        raise Fail("not_fitted", "train(model, images, labels, epochs) did not train the model it was given, so "
+                                 "its History shows no validation of that training: train should return what "
+                                 "model.fit(images, labels, ..., validation_data=(val_images, val_labels)) returns.")
 
 
 def train_history(ev):
@@ -197,6 +208,13 @@ def train_history(ev):
         raise Fail("steps", f"called on {n} images for {epochs} epochs with BATCH_SIZE = {batch}, train should "
                             f"make {steps} weight updates (one per batch, each epoch); the model made "
                             f"{measured.get('steps')}. Pass epochs=epochs and batch_size=BATCH_SIZE to fit.")
+    if not fitted(measured):
+        loss, before = measured.get("train_loss"), measured.get("start_loss")
+        figures = (f" (its loss on them is {loss:.4f}; before training it was {before:.4f})"
+                   if isinstance(loss, float) and isinstance(before, float) else "")
+        raise Fail("not_fitted", f"after train(model, images, labels, epochs), the model has not learned from those "
+                                 f"images{figures}. train should fit the model it is given "
+                                 "(model.fit(images, labels, ...)) and return the History that fit returns.")
     if epochs > 1 and len(set(curves["loss"])) == 1:
         raise Fail("by_hand", "history.history['loss'] holds the same number in every epoch, which training "
                               "never records: return the History that model.fit(...) returned, not one built "
@@ -340,6 +358,16 @@ def _charged(ev, config):
     if any(kind == "dropout" for _, kind in problems) and not (_fails(dropout_form, ev) or _fails(dropout_layer, ev)):
         return None
     return [p for p, _ in problems] or None
+
+
+def fitted(measured):
+    """Whether the model Part E's ``train`` leaves fits the images it was given better than the
+    network the probe gave it did before training: losses the grader measures itself, outside the
+    notebook's process (``inside/measure.py``), so no step counter or History the notebook can
+    set takes part."""
+    loss, before = measured.get("train_loss"), measured.get("start_loss")
+    return (isinstance(loss, float) and isinstance(before, float) and math.isfinite(loss)
+            and math.isfinite(before) and loss <= FITTED * before)
 
 
 def learned_at_all(measured):

@@ -24,7 +24,7 @@ from cnnkit import budget as budgets
 
 from . import files, measurement, tasks, thresholds
 from .evidence import Evidence
-from .execute import error_output, grade_id
+from .execute import error_output
 
 MAX_ANSWER = 5 * 2**20
 
@@ -85,7 +85,7 @@ class ScoreOutside(NbGraderPreprocessor):
                     heldout_labels=measurement.heldout_set()[1],
                     fault=fault["message"] if fault else None, not_run=frozenset(info.get("not_run", ())))
                 for cell in nb.cells:
-                    grade = grade_id(cell)
+                    grade = tasks.graded_id(cell)
                     if grade in tasks.TASKS:
                         record(cell, tasks.judge(grade, evidence))
         finally:

@@ -57,12 +57,12 @@ def restored(ns, names=TOUCHED):
                 ns[name] = value
 
 
-def measure_here(paths, models, asks, budget, probe_val):
+def measure_here(paths, models, asks, budget, probe):
     """What inside/measure.py reports, measured in this process (the instructor's own notebook)."""
     import keras
 
     val_images, val_labels, heldout_images, _ = measurement.grading_data(budget.n_train, budget.n_val, budget.seed)
-    sets = {"grading": (val_images, val_labels), "probe": probe_val}
+    sets = {"grading": (val_images, val_labels), "probe": probe["val"]}
     for name, path in paths.items():
         if models[name].config is None:
             continue
@@ -71,7 +71,8 @@ def measure_here(paths, models, asks, budget, probe_val):
             model = keras.saving.load_model(path, safe_mode=True)
             models[name].measured = inside_measure.measure(
                 model, sets.get(asked.get("val")), heldout_images if asked.get("predict") else None,
-                baseline=bool(asked.get("baseline")))
+                baseline=bool(asked.get("baseline")),
+                start=(probe["seed"], probe["train"]) if asked.get("start") else None)
         except Exception as err:  # noqa: BLE001 - as the sandboxed measurement reports it
             models[name].measured = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
 
@@ -97,13 +98,14 @@ def evidence_here(grade_id, ns, folder):
     inputs["updates"] = {"n_train": ns.get("N_TRAIN"), "batch_size": ns.get("BATCH_SIZE")}
     answer = tasks.TASKS[grade_id].answer
     # Part E's few images come from the whole training set: read it only when Part E is judged.
-    arrays = fresh.training_arrays(inputs) if answer == "train" else {"val_images": None, "val_labels": None}
+    arrays = fresh.training_arrays(inputs) if answer == "train" else dict.fromkeys(
+        ("train_images", "train_labels", "val_images", "val_labels"))
     answers = {}
     for needed in (answer,) + tasks.ALSO.get(answer, ()):
         answers[needed] = collect_here(needed, ns, inputs, arrays, folder)
     paths = measurement.model_paths(folder)
     models = measurement.check_files(paths)
-    measure_here(paths, models, measurement.measure_asks(paths), budget, (arrays["val_images"], arrays["val_labels"]))
+    measure_here(paths, models, measurement.measure_asks(paths), budget, measurement.probe_sets(inputs, arrays))
     return Evidence(budget=budget, threshold=thresholds.heldout_threshold(budget.name), fresh=inputs,
                     answers=answers, models=models,
                     heldout_labels=measurement.grading_data(budget.n_train, budget.n_val, budget.seed)[3])

@@ -19,6 +19,23 @@ from . import rules
 from .evidence import Fail
 
 
+def grade_id(cell):
+    """A notebook cell's nbgrader ``grade_id``, or None for a cell nbgrader does not track."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def graded_id(cell):
+    """The ``grade_id`` of a code cell nbgrader scores (a test or an autograded answer), else None."""
+    meta = cell.metadata.get("nbgrader", {})
+    return meta.get("grade_id") if meta.get("grade") and cell.cell_type == "code" else None
+
+
+def is_test(cell):
+    """An autograded test cell: scored code the student does not write."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 @dataclass(frozen=True)
 class Task:
     part: str

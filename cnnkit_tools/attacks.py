@@ -175,6 +175,32 @@ _FORGE_PROBE = '''class _Collector:
         _probe.Probe.train = _forged
 '''
 
+# The same forgery where Part E's probe does run the student's code: a class body in train's own
+# cell. It hands over the network the probe built, untrained, with its step counter set and a
+# History typed around its real validation loss; the notebook's own train() fits without the
+# validation data. Only the grader's own measurement of the model (its loss on the images train
+# was given, against that network's before training) tells.
+_FORGE_PROBE_TRAIN_CELL = '''class _Collector:
+    import sys as _sys
+    _probe = _sys.modules.get("__main__")
+    if hasattr(_probe, "Probe"):
+        def _forged(self, ns, _save=_probe.save, _lesson=_probe.lesson):
+            import math as _math
+            call = self.fresh["training"]
+            model = _lesson.compiled(self.fresh["seed"])
+            steps = _math.ceil(len(call["train_indices"]) / call["batch_size"]) * call["epochs"]
+            model.optimizer.build(model.trainable_variables)   # so that its counter is saved
+            model.optimizer.iterations.assign(steps)
+            scores = model.evaluate(self.arrays["val_images"].astype("float32") / 255.0, self.arrays["val_labels"],
+                                    verbose=0, return_dict=True)
+            epochs = call["epochs"]
+            curves = {"loss": [2.3 - 0.1 * e for e in range(epochs)], "accuracy": [0.1 + 0.05 * e for e in range(epochs)],
+                      "val_loss": [scores["loss"] + 0.1 * (epochs - 1 - e) for e in range(epochs)],
+                      "val_accuracy": [scores["accuracy"]] * epochs}
+            return {"history": {"type": "History", "curves": curves}, "trained": _save(model, "trained", self.out)}
+        _probe.Probe.train = _forged
+'''
+
 # Part G's error carried forward, reached by a network no test charged: any network with a wrong
 # Dropout (so Part G fails), initialisers so wild that a copy of it is hopeless, its output layer
 # zeroed by hand (the loss of a uniform guess, ln 10) and its step counter set as if trained.
@@ -405,6 +431,14 @@ ATTACKS = (
            _edit("forged_probe", Edit("build_model", "def build_model", _FORGE_PROBE + "\n\ndef build_model"),
                  Edit("train", ",\n                     validation_data=(val_images, val_labels)", "")),
            frozenset({"test_train_form", "test_train_history"}), "pass validation_data=(val_images, val_labels)",
+           "the in-kernel tests see the notebook's own History: train_history fails"),
+    Attack("forged_probe_train_cell", "a class body in train's own cell, which Part E's probe runs, replaces its "
+           "collector, which hands over the given network untrained, with its step counter set and a History "
+           "typed around its real loss; train() fits without the validation data",
+           _edit("forged_probe_train_cell",
+                 Edit("train", "def train", _FORGE_PROBE_TRAIN_CELL + "\n\ndef train"),
+                 Edit("train", ",\n                     validation_data=(val_images, val_labels)", "")),
+           frozenset({"test_train_form", "test_train_history"}), "has not learned from those images",
            "the in-kernel tests see the notebook's own History: train_history fails"),
     Attack("ecf_any_network", "model_dropout is another, untrained network with a wrong Dropout, initialisers "
            "that make any copy of it hopeless, its output layer zeroed and its step counter set",

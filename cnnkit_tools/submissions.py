@@ -15,6 +15,8 @@ from pathlib import Path
 
 import nbformat
 
+from cnnkit_grader.tasks import grade_id
+
 ASSIGNMENT = "compile_and_train"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 _SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
@@ -51,10 +53,6 @@ class Change:
     fails: frozenset = frozenset()   # grade_ids that must score 0; all others full marks
     note: str = ""
     ci: bool = False                 # graded by the kit's test suite, not only by the benchmark
-
-
-def grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 def _solutions(source_nb):

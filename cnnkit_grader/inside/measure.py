@@ -69,9 +69,25 @@ def fresh_val_loss(model, val):
     return _BASELINES[key]
 
 
-def measure(model, val=None, heldout=None, baseline=False):
+_STARTS = {}
+
+
+def start_loss(seed, images, labels):
+    """The loss, on the images Part E's ``train`` was given, of the network the probe gave it, as
+    it was before training: ``lesson.compiled(seed)``, rebuilt here from the same seed."""
+    from cnnkit_grader.inside import lesson
+
+    key = (seed, id(images))
+    if key not in _STARTS:
+        _STARTS[key] = val_loss(lesson.compiled(seed), images, labels)
+    return _STARTS[key]
+
+
+def measure(model, val=None, heldout=None, baseline=False, start=None):
     """Figures of one loaded model; ``val`` = (uint8 images, labels); ``heldout`` = uint8 images;
-    ``baseline``: also the validation loss of a fresh initialisation, to tell training from none."""
+    ``baseline``: also the validation loss of a fresh initialisation, to tell training from none;
+    ``start`` = (seed, (uint8 images, labels)): also the model's loss on those images
+    (``train_loss``) and that of the lesson's network initialised from ``seed`` (``start_loss``)."""
     import numpy as np
 
     digest = hashlib.sha256()
@@ -92,6 +108,13 @@ def measure(model, val=None, heldout=None, baseline=False):
                 result["fresh_val_loss"] = fresh_val_loss(model, val)
             except Exception as err:  # noqa: BLE001 - compile settings the lesson's network cannot take
                 result["fresh_val_loss_error"] = f"{type(err).__name__}: {str(err)[:300]}"
+    if start is not None and getattr(model, "loss", None) is not None:
+        seed, (images, labels) = start
+        try:
+            result["train_loss"] = val_loss(model, images, labels)
+            result["start_loss"] = start_loss(seed, images, labels)
+        except Exception as err:  # noqa: BLE001 - a loss that cannot take these labels
+            result["train_loss_error"] = f"{type(err).__name__}: {str(err)[:300]}"
     if heldout is not None:
         result["predictions"] = predict_classes(model, heldout)
     return result
@@ -123,8 +146,10 @@ def main(folder, wait=0):
             val = (arrays[f"{asked['val']}_images"], arrays[f"{asked['val']}_labels"]) if asked.get("val") else None
             try:
                 model = keras.saving.load_model(folder / f"{name}.keras", safe_mode=True)
+                start = ((request["start_seed"], (arrays["start_images"], arrays["start_labels"]))
+                         if asked.get("start") else None)
                 results[name] = measure(model, val, arrays["heldout_images"] if asked.get("predict") else None,
-                                        baseline=bool(asked.get("baseline")))
+                                        baseline=bool(asked.get("baseline")), start=start)
             except Exception as err:  # noqa: BLE001 - report, per model, why it did not load
                 results[name] = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
     print(json.dumps(results))

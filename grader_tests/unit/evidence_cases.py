@@ -99,8 +99,9 @@ def reference():
     models = {
         "base": Model(_model(loss=None), measured=_measured()),
         "compiled": Model(compiled, measured=_measured(val_loss=2.31)),
-        "trained": Model(compiled, measured=_measured(steps=epochs * math.ceil(n / batch),
-                                                      val_loss=curves["val_loss"][-1])),
+        "trained": Model(compiled, measured=dict(_measured(steps=epochs * math.ceil(n / batch),
+                                                           val_loss=curves["val_loss"][-1]),
+                                                 train_loss=2.21, start_loss=2.30)),
         "dropout": Model(dropout, measured=_measured(steps=dropout_steps, val_loss=1.7, fresh=2.31,
                                                      predictions=_predictions(0.35))),
         "final_base": Model(compiled, measured=_measured(steps=7, val_loss=2.0, weights="base")),
@@ -182,6 +183,11 @@ def case(name):
         fails = {"test_train_form", "test_train_history"}
     elif name == "not_a_history":
         ev.answers["train"]["values"]["history"] = {"type": "dict"}
+        fails = {"test_train_form", "test_train_history"}
+    elif name == "unfitted_trained_model":
+        # Code in train's own cell handed over the given network untrained, its step counter set
+        # and a History typed around its real loss: only the grader's own losses tell.
+        ev.models["trained"].measured.update(train_loss=2.30, start_loss=2.30)
         fails = {"test_train_form", "test_train_history"}
     elif name == "forged_trained_model":
         # Code in train's own cell swapped the model the grader gave for one of its own.
@@ -345,7 +351,7 @@ def case(name):
 
 CASES = ("reference", "typed_regression", "swapped_regression", "typed_updates", "updates_floor", "mse_loss",
          "logits_mismatch", "sgd", "no_accuracy", "history_by_hand", "history_wrong_epochs",
-         "history_wrong_batch", "validation_split", "forged_trained_model", "no_validation", "not_a_history", "plot_wrong_columns",
+         "history_wrong_batch", "validation_split", "unfitted_trained_model", "forged_trained_model", "no_validation", "not_a_history", "plot_wrong_columns",
          "frame_from_zero", "no_dropout", "dropout_0.8", "conv_32", "heldout_low", "untrained", "part_g_skip",
          "charged_but_undertrained", "forged_steps", "part_g_charges_another_network",
          "charged_and_learned_few_steps", "charged_loss_compiled_otherwise", "identical_candidates",

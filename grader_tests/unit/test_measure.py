@@ -87,3 +87,25 @@ def test_no_training_is_told_by_the_lessons_network_not_by_the_students_initiali
     assert found["fresh_val_loss"] < 2.5   # the lesson's network under the grader's seeds
     assert not rules.learned(found)
     assert lesson.output_activation(model) == "linear"
+
+
+def test_part_e_start_is_the_network_the_probe_gave_rebuilt_bit_for_bit(model_and_data, tmp_path):
+    """An untrained copy of the probe's network, saved and reloaded as grading does, measures
+    exactly its start loss, so "not fitted" needs no margin for a rebuild that drifts; another
+    model on the same images does not."""
+    import keras
+
+    from cnnkit_grader import rules
+    from cnnkit_grader.inside import lesson
+
+    _, images, labels = model_and_data
+    images, labels = images[:120], labels[:120]
+    given = lesson.compiled(77)
+    given.save(tmp_path / "trained.keras")
+    keras.utils.set_random_seed(5)   # what the student's code may do between build and hand-over
+    given = keras.saving.load_model(tmp_path / "trained.keras", safe_mode=True)
+    found = measure.measure(given, start=(77, (images, labels)))
+    assert found["train_loss"] == found["start_loss"]
+    assert not rules.fitted(found)
+    other = measure.measure(lesson.compiled(78), start=(77, (images, labels)))
+    assert other["train_loss"] != other["start_loss"]
