@@ -63,24 +63,24 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
                                     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
-from cnnkit_grader import exchange  # noqa: E402
-from cnnkit_grader.execute import GuardedExecute  # noqa: E402
-from cnnkit_grader.feedback import HideTestCode  # noqa: E402
-from cnnkit_grader.intake import DropEmptyMetadata, SafeAutograde, recover_renamed  # noqa: E402
-from cnnkit_grader.sanitize import SanitizeOutputs  # noqa: E402
-from cnnkit_grader.score import FinishRecord, ScoreOutside  # noqa: E402
+from cnnkit_grader.plugins import exchange  # noqa: E402
+from cnnkit_grader.plugins.execute import GuardedExecute  # noqa: E402
+from cnnkit_grader.plugins.feedback import HideTestCode  # noqa: E402
+from cnnkit_grader.boundary.intake import DropEmptyMetadata, SafeAutograde, recover_renamed  # noqa: E402
+from cnnkit_grader.plugins.sanitize import SanitizeOutputs  # noqa: E402
+from cnnkit_grader.plugins.score import FinishRecord, ScoreOutside  # noqa: E402
 
 # nbgrader 0.9.6 has no setting for its converter class: SafeAutograde refuses links in a
-# submission before nbgrader's own copy would follow them (cnnkit_grader/intake.py). It replaces
+# submission before nbgrader's own copy would follow them (cnnkit_grader/boundary/intake.py). It replaces
 # Autograde where `nbgrader autograde` and the formgrader's API look it up.
 for module in (nbgrader.apps.autogradeapp, nbgrader.apps.api, nbgrader.converters):
     module.Autograde = SafeAutograde
 # The exchange: nbgrader's folder (Exchange.root above), or ngshare, the JupyterHub service that
 # Kubernetes hubs use, when CNNKIT_NGSHARE_URL names it (docs/hub.md). Either way the kit's
-# collect takes only plain files within nbgrader's size limits (cnnkit_grader/exchange.py).
+# collect takes only plain files within nbgrader's size limits (cnnkit_grader/plugins/exchange.py).
 exchange.configure(c)
 
-c.Autograde.exporter_class = "cnnkit_grader.intake.TolerantExporter"
+c.Autograde.exporter_class = "cnnkit_grader.boundary.intake.TolerantExporter"
 c.Autograde.pre_convert_hook = recover_renamed
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]

@@ -6,7 +6,7 @@ budget so one submission grades in about a minute on 2 CPU cores. ``CNNKIT_BUDGE
 budget explicitly; the kit's own tests use ``smoke`` for speed.
 
 The held-out accuracy a model must reach belongs to the grader, not to this package:
-``cnnkit_grader.thresholds`` reads it, by budget name, from the file calibration writes.
+``cnnkit_grader.judge.thresholds`` reads it, by budget name, from the file calibration writes.
 """
 
 import os

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from cnnkit.budget import BUDGETS
-from cnnkit_grader.thresholds import heldout_threshold
+from cnnkit_grader.judge.thresholds import heldout_threshold
 
 from . import course, submissions
 from .memory import PeakByMarker

@@ -6,7 +6,7 @@
 
 1. Trains the dropout model with the notebook's own code (:mod:`cnnkit.solution_code`) under
    the budget, once per seed 1..K, and measures its accuracy on the held-out images with the
-   grader's own :func:`cnnkit_grader.measurement.heldout_accuracy`.
+   grader's own :func:`cnnkit_grader.boundary.measurement.heldout_accuracy`.
 2. Does the same, for seeds 1..B, for broken configurations (the reference with one mutant's
    edits): never trained, MSE loss, logits fed to ``from_logits=False``, 10x Adam's learning
    rate (``--broken`` picks some, for a quick check); and for any mutant named with
@@ -16,7 +16,7 @@
 
 DIR defaults to ``.cache/calibration/BUDGET``. ``--publish`` (needs K >= 20) makes it
 ``docs/calibration/BUDGET`` and writes the
-threshold into ``cnnkit_grader/thresholds.json``, the file the grader reads, instead of DIR, for
+threshold into ``cnnkit_grader/judge/thresholds.json``, the file the grader reads, instead of DIR, for
 every budget that trains the dropout model the same way. The exit status is 1 when the rule cannot be met;
 then no thresholds file is written, but the report says why.
 """
@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from cnnkit import budget
-from cnnkit_grader import thresholds
+from cnnkit_grader.judge import thresholds
 
 from . import mutations, solution_code
 
@@ -57,7 +57,7 @@ def log(message):
 
 def measure(change, seeds, budget_name, label):
     """``{seed: held-out accuracy}`` of the dropout model that the (changed) reference trains."""
-    from cnnkit_grader.measurement import heldout_accuracy
+    from cnnkit_grader.boundary.measurement import heldout_accuracy
 
     sources = solution_code.cell_sources(change)
     accuracy = {}
@@ -175,7 +175,7 @@ def report(result):
         f"Training: {result['training']}. The dropout model is trained by the source notebook's "
         "own cells (setup, data, build_model, compile_model, train, dropout), reseeded before "
         "build_model; the training/validation split keeps the grader's seed. Accuracy is "
-        "measured by the grader's `cnnkit_grader.measurement.heldout_accuracy` on the 10,000 held-out images.",
+        "measured by the grader's `cnnkit_grader.boundary.measurement.heldout_accuracy` on the 10,000 held-out images.",
         "",
         f"Rule: threshold = min(mean − {Z:g}·std, worst seed − {STEP}), rounded down to {STEP}; "
         f"every broken configuration must stay at least {GAP} below it.",
@@ -250,7 +250,7 @@ def parse(argv):
     parser.add_argument("--also", nargs="*", default=[], metavar="MUTANT",
                         help="other mutants to measure, for information")
     parser.add_argument("--publish", action="store_true",
-                        help=f"write cnnkit_grader/thresholds.json too (needs --seeds >= {MIN_PUBLISHED_SEEDS})")
+                        help=f"write cnnkit_grader/judge/thresholds.json too (needs --seeds >= {MIN_PUBLISHED_SEEDS})")
     args = parser.parse_args(argv)
     if args.seeds < 2 or args.broken_seeds < 1:
         parser.error("need --seeds >= 2 (for a standard deviation) and --broken-seeds >= 1")

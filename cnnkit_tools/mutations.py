@@ -11,7 +11,7 @@ are graded only by ``python -m cnnkit_tools.mutation_report`` (``./kit mutants``
 mutant costs a whole notebook run.
 """
 
-from cnnkit_grader.tasks import concept_cells
+from cnnkit_grader.judge.tasks import concept_cells
 
 from .submissions import Change, Edit
 from .variants import VARIANTS

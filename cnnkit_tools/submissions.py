@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from cnnkit_grader.tasks import grade_id
+from cnnkit_grader.judge.tasks import grade_id
 
 ASSIGNMENT = "compile_and_train"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"

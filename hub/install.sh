@@ -75,7 +75,7 @@ if ! runuser -u nobody -- "$base" -c 'import encodings' >/dev/null 2>&1; then
 fi
 
 stamp=$( (echo "$base"; cat "$KIT/requirements.lock" "$KIT/requirements-kit.lock" "$KIT/requirements-nodeps.lock" "$KIT/pyproject.toml" \
-          "$KIT"/cnnkit/*.py "$KIT"/cnnkit_grader/*.py "$KIT"/cnnkit_grader/inside/*.py) | sha256sum | cut -d' ' -f1)
+          $(find "$KIT/cnnkit" "$KIT/cnnkit_grader" -name '*.py' -o -name '*.json' | LC_ALL=C sort)) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$env_dir/.cnnkit-stamp" 2>/dev/null)" != "$stamp" ]; then
   echo "==> installing the course's Python environment into $env_dir (a few minutes)" >&2
   rm -rf "$env_dir"

@@ -72,7 +72,7 @@ if hub.cifar10_dir:
 if hub.budget:
     common_env["CNNKIT_BUDGET"] = hub.budget
 if hub.ngshare:
-    # nbgrader's exchange through the ngshare service below (cnnkit_grader/exchange.py)
+    # nbgrader's exchange through the ngshare service below (cnnkit_grader/plugins/exchange.py)
     common_env["CNNKIT_NGSHARE_URL"] = hub.ngshare_url
 c.Spawner.environment = dict(common_env)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnkit import settings
-from cnnkit_grader.intake import make_private
+from cnnkit_grader.boundary.intake import make_private
 
 from . import engine as engines, job as jobs_, outcome as outcomes, record as recorder, tls
 

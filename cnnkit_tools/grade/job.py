@@ -99,7 +99,7 @@ def _course_secret(course_dir):
     every private course would make its own, and a student's inputs would depend on where the
     task ran instead of matching a serial regrade. (A grader without one: nothing to do.)"""
     try:
-        from cnnkit_grader import fresh
+        from cnnkit_grader.boundary import fresh
     except ImportError:
         return
     fresh.course_secret(course_dir)

@@ -6,7 +6,7 @@ of the held-out images correctly"). The grader does not score accuracy when anot
 already charges the mistake ("Held-out accuracy not scored: ..."), nor when the model was
 never trained or saved; those students have no accuracy, and the reason is kept.
 
-The threshold is the grader's, per budget, from ``cnnkit_grader/thresholds.json``; the
+The threshold is the grader's, per budget, from ``cnnkit_grader/judge/thresholds.json``; the
 reference distribution is what calibration measured for a correct notebook over seeds,
 ``docs/calibration/<budget>/calibration.json``.
 """

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from cnnkit_grader import sandbox
+from cnnkit_grader.boundary import sandbox
 from cnnkit_tools import attacks, course, submissions
 
 from courses import CELLS, RELEASE, SMOKE, autograded, digests, make_course, shown, verdicts

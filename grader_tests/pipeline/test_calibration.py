@@ -13,7 +13,7 @@ import matplotlib.image
 import pytest
 
 from cnnkit import budget
-from cnnkit_grader import thresholds
+from cnnkit_grader.judge import thresholds
 from cnnkit_tools import calibrate, course
 
 

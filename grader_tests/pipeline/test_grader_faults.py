@@ -51,7 +51,7 @@ def test_a_sandbox_without_the_kit_is_a_grader_error_not_a_zero(tmp_path_factory
     directory = make_course(tmp_path_factory, "empty_kit")
     (directory / "empty" / "cnnkit").mkdir(parents=True)
     with open(directory / "nbgrader_config.py", "a") as config:  # the grader binds an empty folder as cnnkit
-        config.write(f"\nimport pathlib\nfrom cnnkit_grader import sandbox as _sandbox\n"
+        config.write(f"\nimport pathlib\nfrom cnnkit_grader.boundary import sandbox as _sandbox\n"
                      f"_sandbox.kit_package = lambda: pathlib.Path({str(directory / 'empty' / 'cnnkit')!r})\n")
     submissions.write(submissions.reference(*submissions.source_and_release(directory)), directory, "someone")
     run = course.nbgrader(directory, "autograde", submissions.ASSIGNMENT, check=False, **PATIENT)

@@ -12,9 +12,10 @@ import math
 import numpy as np
 
 from cnnkit.budget import BUDGETS
-from cnnkit_grader import architecture, fresh
-from cnnkit_grader.evidence import Evidence, Model
-from cnnkit_grader.tasks import TASKS
+from cnnkit_grader.boundary import fresh
+from cnnkit_grader.judge import architecture
+from cnnkit_grader.judge.evidence import Evidence, Model
+from cnnkit_grader.judge.tasks import TASKS
 
 BUDGET = BUDGETS["smoke"]
 THRESHOLD = 0.29

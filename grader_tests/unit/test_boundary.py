@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit_grader import cgroups, files, intake, modelfile, sandbox
+from cnnkit_grader.boundary import cgroups, files, intake, modelfile, sandbox
 
 LIMITS = files.Limits(files=3, file_bytes=1000, total_bytes=1500)
 
@@ -136,7 +136,7 @@ def test_a_lambda_layer_is_refused_before_anything_loads_it(tmp_path):
     marker.unlink(missing_ok=True)  # building the model ran it once, here, in the test
     with pytest.raises(modelfile.UnsafeModel, match="Lambda"):
         modelfile.read_config(tmp_path / "bad.keras")
-    from cnnkit_grader import measurement
+    from cnnkit_grader.boundary import measurement
     models = measurement.check_files({"saved": tmp_path / "bad.keras"})
     assert models["saved"].rejected and models["saved"].config is None
     assert not marker.exists()
@@ -168,7 +168,7 @@ def test_a_submission_folder_that_is_a_link_is_refused_whole(tmp_path):
 def test_the_hand_over_folder_cannot_be_renamed_by_the_slot_user(tmp_path):
     """The kernel's folder is sticky and the grader's: a hostile kernel cannot swap the hand-over folder."""
     import subprocess
-    from cnnkit_grader.execute import make_handover
+    from cnnkit_grader.plugins.execute import make_handover
     with sandbox.scratch_folder() as (folder, _), sandbox.slot() as slot:
         (folder / "mine.txt").write_text("the student's file")
         sandbox.give(folder, slot, include_root=False)  # as GuardedExecute does, then:
@@ -244,7 +244,7 @@ print("\n".join(got))
 @ROOT_ONLY
 def test_another_account_reaches_no_folder_the_grader_makes_for_a_submission(tmp_path):
     """Every folder of a submission (scratch, kernel runtime, probe and measurement) is private."""
-    from cnnkit_grader import measurement, probe
+    from cnnkit_grader.boundary import measurement, probe
     with sandbox.slot() as slot, sandbox.scratch_folder(slot_=slot) as (scratch, _), \
             sandbox.scratch_folder("cnnkit-kernel-", sandbox.RUNTIME_BYTES, slot) as (runtime, _):
         (scratch / "compile_and_train.ipynb").write_text("{}")

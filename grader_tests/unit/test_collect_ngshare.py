@@ -14,10 +14,10 @@ import pytest
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
 
-from cnnkit_grader import files
+from cnnkit_grader.boundary import files
 
 os.environ.setdefault("USER", "root")  # ngshare_exchange reads it when imported
-from cnnkit_grader.exchange_ngshare import SafeNgshareCollect  # noqa: E402
+from cnnkit_grader.plugins.exchange_ngshare import SafeNgshareCollect  # noqa: E402
 
 NOTEBOOK = "compile_and_train.ipynb"
 LIMITS = files.Limits(files=5, file_bytes=1000, total_bytes=1500)

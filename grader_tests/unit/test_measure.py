@@ -51,7 +51,7 @@ def test_a_loss_that_cannot_take_the_labels_is_reported_not_raised(model_and_dat
 
 
 def test_the_graders_own_network_is_the_lessons():
-    from cnnkit_grader import architecture
+    from cnnkit_grader.judge import architecture
     from cnnkit_grader.inside import lesson
 
     model = lesson.compiled()
@@ -68,7 +68,7 @@ def test_no_training_is_told_by_the_lessons_network_not_by_the_students_initiali
 
     import keras
 
-    from cnnkit_grader import rules
+    from cnnkit_grader.judge import rules
     from cnnkit_grader.inside import lesson
 
     _, images, labels = model_and_data
@@ -95,7 +95,7 @@ def test_part_e_start_is_the_network_the_probe_gave_rebuilt_bit_for_bit(model_an
     model on the same images does not."""
     import keras
 
-    from cnnkit_grader import rules
+    from cnnkit_grader.judge import rules
     from cnnkit_grader.inside import lesson
 
     _, images, labels = model_and_data

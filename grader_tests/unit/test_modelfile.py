@@ -6,8 +6,8 @@ import zipfile
 import keras
 import pytest
 
-from cnnkit_grader import architecture
-from cnnkit_grader import modelfile
+from cnnkit_grader.judge import architecture
+from cnnkit_grader.boundary import modelfile
 
 
 def _lesson_model():

@@ -12,7 +12,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 from traitlets import Integer
 
-from cnnkit_grader.outputs import CappedOutputs
+from cnnkit_grader.boundary.outputs import CappedOutputs
 
 CELL, NOTEBOOK = 100_000, 1_000_000
 MB = "'x' * 2**20"

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cnnkit_grader import preflight, sandbox
+from cnnkit_grader.boundary import preflight, sandbox
 from cnnkit_tools import submissions
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,9 @@ through the real pipeline).
 import json
 from pathlib import Path
 
-from cnnkit_grader import fresh, probe, score, tasks
+from cnnkit_grader.boundary import fresh, probe
+from cnnkit_grader.judge import tasks
+from cnnkit_grader.plugins import score
 from cnnkit_tools import submissions
 
 TESTS = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ message; ``--update-goldens`` rewrites it after a deliberate change of wording.
 
 import pytest
 
-from cnnkit_grader import tasks
+from cnnkit_grader.judge import tasks
 
 from evidence_cases import CASES, case
 

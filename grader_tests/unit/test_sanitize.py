@@ -8,7 +8,7 @@ import pytest
 from nbconvert import HTMLExporter, NotebookExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
-from cnnkit_grader.sanitize import SanitizeOutputs
+from cnnkit_grader.plugins.sanitize import SanitizeOutputs
 from helpers import active_content, active_markup
 
 MARK = "cnnkit-xss"

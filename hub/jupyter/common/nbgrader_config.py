@@ -10,7 +10,7 @@ import os
 
 from nbgrader.auth import JupyterHubAuthPlugin
 
-from cnnkit_grader import exchange
+from cnnkit_grader.plugins import exchange
 
 c = get_config()  # noqa: F821 - nbgrader defines get_config when it loads this file
 

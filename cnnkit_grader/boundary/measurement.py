@@ -18,8 +18,8 @@ import numpy as np
 
 from cnnkit import data
 
-from . import files, modelfile, sandbox
-from .evidence import Model
+from cnnkit_grader.boundary import files, modelfile, sandbox
+from cnnkit_grader.judge.evidence import Model
 
 MEMORY = 4 * 2**30
 
@@ -54,8 +54,8 @@ def grading_data(n_train, n_val, seed):
 
 def heldout_accuracy(model):
     """A live model's accuracy on the held-out images, measured as the grader measures a saved one."""
-    from . import rules
-    from .inside.measure import predict_classes
+    from cnnkit_grader.judge import rules
+    from cnnkit_grader.inside.measure import predict_classes
 
     images, labels = heldout_set()
     return rules.accuracy(predict_classes(model, images), labels)
@@ -63,7 +63,7 @@ def heldout_accuracy(model):
 
 def model_paths(folder):
     """``{model name: path}`` of the model files handed over, and of the files the notebook saved."""
-    from . import files
+    from cnnkit_grader.boundary import files
 
     folder = Path(folder)
     paths = {name[:-len(".keras")]: folder / name for name in files.list_names(folder) if name.endswith(".keras")}
@@ -79,7 +79,7 @@ def measure_asks(paths):
     measured on the images ``train`` was given, beside the network the probe gave it as it was
     before training (``start``): Part E's collector shares a process with the student's code, so
     only a loss the grader measures itself shows that ``train`` trained."""
-    from . import tasks
+    from cnnkit_grader.judge import tasks
 
     def val(name):
         if name == "trained":

@@ -15,8 +15,8 @@ import os
 
 from ngshare_exchange import ExchangeCollect
 
-from . import files
-from .exchange import ignored, limits
+from cnnkit_grader.boundary import files
+from cnnkit_grader.plugins.exchange import ignored, limits
 
 
 class SafeNgshareCollect(ExchangeCollect):

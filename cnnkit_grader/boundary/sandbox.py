@@ -41,7 +41,7 @@ from pathlib import Path
 from cnnkit import budget as budgets
 from cnnkit import data
 
-from . import cgroups, files
+from cnnkit_grader.boundary import cgroups, files
 
 LOG = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ SCRATCH_BYTES = 1 * 2**30       # the submission's working folder (a tmpfs of it
 RUNTIME_BYTES = 16 * 2**20      # the kernel's runtime folder: its connection file and sockets
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc")
 PASSED_ENV = ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")
-INSIDE = Path(__file__).resolve().parent / "inside"   # the grader code that runs in the sandbox
+INSIDE = Path(__file__).resolve().parent.parent / "inside"   # the grader code that runs in the sandbox
 # Where the cnnkit the grader imported appears inside, first on PYTHONPATH: every sandboxed
 # process imports that copy, whichever clone the environment was installed from (preflight.py).
 KIT_MOUNT = "/opt/cnnkit-kit"

@@ -22,9 +22,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 
 from cnnkit import budget as budgets
 
-from . import files, measurement, tasks, thresholds
-from .evidence import Evidence
-from .execute import error_output
+from cnnkit_grader.boundary import files, measurement
+from cnnkit_grader.judge import tasks, thresholds
+from cnnkit_grader.judge.evidence import Evidence
+from cnnkit_grader.plugins.execute import error_output
 
 MAX_ANSWER = 5 * 2**20
 
@@ -72,7 +73,7 @@ class ScoreOutside(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         info = resources.get("cnnkit")
         if info is None:
-            raise RuntimeError("ScoreOutside needs cnnkit_grader.execute.GuardedExecute before it "
+            raise RuntimeError("ScoreOutside needs cnnkit_grader.plugins.execute.GuardedExecute before it "
                                "in Autograde.autograde_preprocessors (see nbgrader_config.py).")
         phases, answers_dir = info["phases"], Path(info["answers"])
         budget = budgets.current()

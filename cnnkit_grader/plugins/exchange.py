@@ -20,7 +20,7 @@ import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 
-from . import files
+from cnnkit_grader.boundary import files
 
 
 NGSHARE_URL_VAR = "CNNKIT_NGSHARE_URL"
@@ -38,9 +38,9 @@ def configure(c, environ=os.environ):
         from ngshare_exchange import configureExchange
 
         configureExchange(c, url)
-        c.ExchangeFactory.collect = "cnnkit_grader.exchange_ngshare.SafeNgshareCollect"
+        c.ExchangeFactory.collect = "cnnkit_grader.plugins.exchange_ngshare.SafeNgshareCollect"
     else:
-        c.ExchangeFactory.collect = "cnnkit_grader.exchange.SafeCollect"
+        c.ExchangeFactory.collect = "cnnkit_grader.plugins.exchange.SafeCollect"
     return url
 
 

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import sandbox
+from cnnkit_grader.boundary import sandbox
 
 
 class KitNotBound(RuntimeError):

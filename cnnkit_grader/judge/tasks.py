@@ -8,15 +8,15 @@ Each graded test cell of the notebook (by nbgrader ``grade_id``) has one row:
   functions with fresh inputs in a clean sandboxed process (``inside/probe.py``); a *kernel*
   answer is handed over by the notebook's own kernel after the cell runs
   (``inside/handover.py``): the trained models, which are then measured, not believed;
-- ``rule``: the function of :mod:`cnnkit_grader.rules` that judges the evidence.
+- ``rule``: the function of :mod:`cnnkit_grader.judge.rules` that judges the evidence.
 
 Nothing else in the grader names a graded cell.
 """
 
 from dataclasses import dataclass
 
-from . import rules
-from .evidence import Fail
+from cnnkit_grader.judge import rules
+from cnnkit_grader.judge.evidence import Fail
 
 
 def grade_id(cell):

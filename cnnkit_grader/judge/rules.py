@@ -1,8 +1,8 @@
 """Every rule of the assignment, once: each judges an evidence record and says what to fix.
 
-A rule takes an :class:`~cnnkit_grader.evidence.Evidence` and returns when the answer is
+A rule takes an :class:`~cnnkit_grader.judge.evidence.Evidence` and returns when the answer is
 right (optionally with a note for the student, or ``(note, measured)``), or raises
-:class:`~cnnkit_grader.evidence.Fail` with a stable failure id and a message that says what to
+:class:`~cnnkit_grader.judge.evidence.Fail` with a stable failure id and a message that says what to
 fix. Rules run no student code and read no file: autograde, ``nbgrader validate`` on the
 source (``selfcheck``) and calibration all call these same functions. ``tasks.TASKS`` says
 which rule judges which graded cell.
@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from . import architecture, compilation
-from .evidence import Fail, numbers, saved
+from cnnkit_grader.judge import architecture, compilation
+from cnnkit_grader.judge.evidence import Fail, numbers, saved
 
 ACCURACY_KEYS = ("accuracy", "sparse_categorical_accuracy", "acc")
 DROPOUT_RATE = 0.2          # what Part G asks for

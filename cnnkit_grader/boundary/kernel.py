@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 
-from . import files, sandbox
+from cnnkit_grader.boundary import files, sandbox
 
 
 class SandboxedKernelManager(AsyncKernelManager):

@@ -65,7 +65,7 @@ def draw(seed):
 
 def training_arrays(fresh):
     """uint8 images and labels for Part E's call, from CIFAR-10's training images."""
-    from .measurement import training_pool
+    from cnnkit_grader.boundary.measurement import training_pool
 
     images, labels = training_pool()
     train, val = (np.asarray(fresh["training"][k], dtype=int) for k in ("train_indices", "val_indices"))

@@ -25,7 +25,7 @@ from nbconvert.exporters import NotebookExporter
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from . import files
+from cnnkit_grader.boundary import files
 
 MAX_NOTEBOOK = 50 * 2**20  # the solved notebook, plots included, is about 200 kB
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from cnnkit import budget as budgets
 
-from . import files, fresh, measurement, tasks, thresholds
-from .evidence import Evidence
-from .inside import handover, probe
-from .inside import measure as inside_measure
+from cnnkit_grader.boundary import files, fresh, measurement
+from cnnkit_grader.judge import tasks, thresholds
+from cnnkit_grader.judge.evidence import Evidence
+from cnnkit_grader.inside import handover, probe
+from cnnkit_grader.inside import measure as inside_measure
 
 # Names the probe's collectors set in the namespace; restored after an in-process check.
 TOUCHED = ("N_TRAIN", "BATCH_SIZE", "train_images", "train_labels", "val_images", "val_labels")

@@ -27,7 +27,7 @@ def _scrub(text, secrets):
 def host_paths():
     """Paths of this machine a printout could reveal: the data, the course, Python, the packages."""
     paths = {os.environ.get("CIFAR10_DIR"), os.getcwd(), sys.prefix, sys.base_prefix, sys.exec_prefix,
-             str(Path(cnnkit.__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent)}
+             str(Path(cnnkit.__file__).resolve().parent.parent), str(Path(__file__).resolve().parents[2])}
     # Longest first, so a path is replaced whole before any folder that contains it.
     return sorted((p for p in paths if p and len(p) > 1), key=len, reverse=True)
 

@@ -41,11 +41,12 @@ from cnnkit import data
 
 from cnnkit import budget as budgets
 
-from . import files, fresh, measurement, preflight, sandbox, tasks
-from .kernel import SandboxedKernelManager
-from .outputs import CappedOutputs
-from .phases import Phases
-from .probe import ANSWER_LIMITS, ProbeRun
+from cnnkit_grader.boundary import files, fresh, measurement, preflight, sandbox
+from cnnkit_grader.boundary.kernel import SandboxedKernelManager
+from cnnkit_grader.boundary.outputs import CappedOutputs
+from cnnkit_grader.boundary.phases import Phases
+from cnnkit_grader.boundary.probe import ANSWER_LIMITS, ProbeRun
+from cnnkit_grader.judge import tasks
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
@@ -125,7 +126,7 @@ class GuardedExecute(CappedOutputs, Execute):
     def preprocess(self, nb, resources, km=None):
         course = resources.get("cnnkit_course")
         if course is None:
-            raise GraderError("GuardedExecute needs cnnkit_grader.intake.SafeAutograde, which "
+            raise GraderError("GuardedExecute needs cnnkit_grader.boundary.intake.SafeAutograde, which "
                               "nbgrader_config.py installs in place of nbgrader's Autograde.")
         folder = self._student_folder(resources, course)
         self.phases = Phases()

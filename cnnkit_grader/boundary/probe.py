@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files, fresh, sandbox, tasks
+from cnnkit_grader.boundary import files, fresh, sandbox
+from cnnkit_grader.judge import tasks
 
 ANSWER_LIMITS = files.Limits(files=20, file_bytes=50 * 2**20, total_bytes=120 * 2**20)
 OUT_BYTES = 256 * 2**20
