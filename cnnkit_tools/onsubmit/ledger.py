@@ -19,7 +19,8 @@ and succeeds only if it changed a row, so two processes can never both claim, fi
 release the same submission. ``released_at`` is set at most once (``WHERE released_at IS
 NULL``): the ledger records one release per submission, whatever happened around it.
 
-Times are ISO 8601 UTC strings with milliseconds, which sort as they compare.
+Times are ISO 8601 UTC strings (submission timestamps to the microsecond, the service's own
+to the millisecond), which sort as they compare.
 """
 
 import datetime
@@ -97,13 +98,19 @@ def parse(text):
     return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
 
 
-def iso(value):
-    """A datetime (naive ones are UTC) or ISO string as the table writes it."""
+def iso(value, timespec="milliseconds"):
+    """A datetime (naive ones are UTC) or ISO string as the table writes the service's times."""
     if isinstance(value, str):
         value = parse(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return value.astimezone(datetime.timezone.utc).isoformat(timespec=timespec)
+
+
+def stamp(value):
+    """A submission's timestamp as the table keys it: to the microsecond, as nbgrader writes
+    timestamp.txt, so two submissions are never taken for one."""
+    return iso(value, timespec="microseconds")
 
 
 def engine(db_url):
@@ -137,7 +144,7 @@ def get(bind, row_id):
 def find(bind, assignment, student, timestamp):
     with bind.connect() as connection:
         found = connection.execute(submission_table.select().where(
-            (_c.assignment == assignment) & (_c.student == student) & (_c.timestamp == iso(timestamp)))).first()
+            (_c.assignment == assignment) & (_c.student == student) & (_c.timestamp == stamp(timestamp)))).first()
     return Row.from_row(found) if found else None
 
 
@@ -159,7 +166,7 @@ def enqueue(bind, assignment, student, timestamp, decide=None, at=None):
     while a newer one waits must not have its feedback released (see ``releasable``).
     One writer (the service) enqueues; the unique key keeps a second one from doubling a row.
     """
-    timestamp, at = iso(timestamp), at or now()
+    timestamp, at = stamp(timestamp), at or now()
     existing = find(bind, assignment, student, timestamp)
     if existing:
         return existing, False

@@ -40,7 +40,7 @@ def test_enqueue_is_idempotent_and_a_newer_submission_supersedes_queued_and_grad
     ledger.enqueue(bind, A, "bo", T.format(1))  # another student's row is left alone
     assert states(bind) == [("09:00", "superseded"), ("09:05", "superseded"), ("09:09", "queued")]
     assert states(bind, "bo") == [("09:01", "queued")]
-    assert ledger.get(bind, first.id).message == "superseded by the submission of 2026-11-20T09:05:00.000+00:00"
+    assert ledger.get(bind, first.id).message == "superseded by the submission of 2026-11-20T09:05:00.000000+00:00"
     # The superseded grading cannot finish: its grade is never the student's current one.
     assert not ledger.finish(bind, first.id, "graded", 27, 27)
     # A submission collected out of order (older than the newest) is superseded at once.
