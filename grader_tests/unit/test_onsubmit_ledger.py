@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from cnnkit_tools.onsubmit import ledger, policy
+from cnnkit_tools.grade import outcome as outcomes
+from cnnkit_tools.onsubmit import ledger, policy, service as services
 
 A = "cnn"
 T = "2026-11-20T09:{:02d}:00+00:00"
@@ -182,3 +183,94 @@ def test_policy_from_the_environment_and_held_feedback():
     unlimited = policy.Policy(attempts_per_day=0, cooldown_minutes=0)
     rows = [ledger.Row(n, A, "ana", T.format(n), "graded", T.format(n)) for n in range(10)]
     assert unlimited.decide(rows, T.format(10)) is None
+
+
+# ---- the service's passes, with the grading and nbgrader's commands stood in for (the slow
+# test, grader_tests/pipeline/test_onsubmit_service.py, runs them for real)
+
+
+class FakeEngine:
+    mode = "fake"
+
+    def workers(self):
+        return 2
+
+    def close(self):
+        pass
+
+
+def hand_in(course_dir, student, when):
+    """What nbgrader collect leaves: submitted/STUDENT/A/ with its timestamp.txt."""
+    folder = course_dir / "submitted" / student / A
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "timestamp.txt").write_text(when)
+    (course_dir / "autograded" / student / A).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def svc(tmp_path, monkeypatch):
+    monkeypatch.delenv("NBGRADER_DB_URL", raising=False)
+    commands = []
+    monkeypatch.setattr(services.kit_course, "nbgrader", lambda cwd, *args, **env: commands.append(args))
+    monkeypatch.setattr(services.Service, "_engine", lambda self: FakeEngine())
+    monkeypatch.setattr(services.Service, "_score", lambda self, student: (20.0, 27.0))
+    service = services.Service(tmp_path, A, policy=policy.Policy(attempts_per_day=0, cooldown_minutes=0))
+    service.commands = commands
+    yield service
+    service.close()
+
+
+def record_grading(service, student, submitted_at):
+    outcomes.upsert(service.bind, outcomes.Outcome(assignment=A, student=student, outcome="graded",
+                                                   submitted_at=submitted_at))
+
+
+def test_the_service_grades_without_force_and_releases_once(svc, tmp_path, monkeypatch):
+    hand_in(tmp_path, "ana", "2026-11-20 09:00:00.000000 UTC")
+    calls = []
+
+    def grade(course_dir, assignment, students, **options):
+        calls.append((students, options))
+        record_grading(svc, "ana", "2026-11-20T09:00:00+00:00")
+
+    monkeypatch.setattr(services.batch, "grade", grade)
+    svc.step()
+    svc.step()  # nothing new: nothing graded or released again
+    assert [students for students, _ in calls] == [["ana"]]
+    assert "force" not in calls[0][1]  # a grading recorded before a kill is skipped, not redone
+    assert svc.commands == [("collect", "--update", A), ("generate_feedback", A, "--student", "ana", "--force"),
+                            ("release_feedback", A, "--student", "ana"), ("collect", "--update", A)]
+    [row] = ledger.rows(svc.bind, A)
+    assert (row.state, row.score, row.max_score, row.attempts) == ("graded", 20.0, 27.0, 1)
+    assert row.released_at
+
+
+def test_a_grade_superseded_mid_grade_is_never_released(svc, tmp_path, monkeypatch):
+    hand_in(tmp_path, "ana", "2026-11-20 09:00:00.000000 UTC")
+
+    def grade(course_dir, assignment, students, **options):
+        # While ana's first submission is graded, her second arrives (an instructor's collect).
+        hand_in(tmp_path, "ana", "2026-11-20 09:30:00.000000 UTC")
+        svc.enqueue()
+        record_grading(svc, "ana", "2026-11-20T09:00:00+00:00")
+
+    monkeypatch.setattr(services.batch, "grade", grade)
+    svc.collect = lambda: None
+    svc.enqueue()
+    svc.grade()
+    svc.release()
+    first, second = ledger.rows(svc.bind, A, "ana")
+    assert (first.state, first.released_at, second.state) == ("superseded", None, "queued")
+    assert not any(command[0] == "release_feedback" for command in svc.commands)
+
+
+def test_a_recovered_grading_already_recorded_is_finished_from_its_record(svc, tmp_path, monkeypatch):
+    hand_in(tmp_path, "ana", "2026-11-20 09:00:00.000000 UTC")
+    svc.enqueue()
+    ledger.claim_queued(svc.bind, A)  # the service that claimed it was killed after recording
+    record_grading(svc, "ana", "2026-11-20T09:00:00+00:00")
+    monkeypatch.setattr(services.batch, "grade", lambda *a, **k: None)  # batch.grade skips it
+    assert svc.start() == 1
+    svc.grade()
+    [row] = ledger.rows(svc.bind, A)
+    assert (row.state, row.attempts) == ("graded", 2)
