@@ -160,14 +160,18 @@ class Service:
     def release(self):
         """Generate and release the feedback of every finished current submission."""
         released = []
-        for row in ledger.releasable(self.bind, self.assignment):
+        rows = ledger.releasable(self.bind, self.assignment)
+        recorded = {o.student: o for o in outcomes.read(self._outcomes(), self.assignment)} if rows else {}
+        for row in rows:
             held = self.policy.held()
             if held:
                 if row.message != held:
                     ledger.note(self.bind, row.id, held)
                 continue
-            outcome = {o.student: o for o in outcomes.read(self._outcomes(), self.assignment)}.get(row.student)
-            if (outcome is None or ledger.stamp(outcome.submitted_at or row.timestamp) != row.timestamp
+            outcome = recorded.get(row.student)
+            # The feedback is made from autograded/ and the gradebook: release it only if they
+            # hold this very submission (an instructor's regrade of a newer one would not).
+            if (outcome is None or not outcome.submitted_at or ledger.stamp(outcome.submitted_at) != row.timestamp
                     or not record.autograded_folder(self.course_dir, self.assignment, row.student).is_dir()):
                 continue  # nothing of this submission to show (an unreadable notebook): the message says why
             try:
