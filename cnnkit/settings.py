@@ -73,6 +73,13 @@ SETTINGS = (
     Setting("CNNKIT_GRADE_TLS_CA", "", False, ("cnnkit_tools.grade.tls",), "the cluster's CA (PEM)"),
     Setting("CNNKIT_GRADE_TLS_CERT", "", False, ("cnnkit_tools.grade.tls",), "the client's certificate"),
     Setting("CNNKIT_GRADE_TLS_KEY", "", False, ("cnnkit_tools.grade.tls",), "the client's key"),
+    # ---- grading on submit (python -m cnnkit_tools.onsubmit, docs/onsubmit.md)
+    Setting("CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY", "3", False, ("cnnkit_tools.onsubmit.policy",),
+            "graded attempts per student in any 24 hours; 0 for no limit"),
+    Setting("CNNKIT_ONSUBMIT_COOLDOWN_MINUTES", "10", False, ("cnnkit_tools.onsubmit.policy",),
+            "minutes between a student's graded attempts; 0 for none"),
+    Setting("CNNKIT_ONSUBMIT_FEEDBACK_AT", "", False, ("cnnkit_tools.onsubmit.policy",),
+            "an ISO 8601 time (UTC unless it says) before which graded feedback is held; unset: at once"),
     # ---- the course hub (./kit hub, docs/hub.md)
     Setting("CNNKIT_HUB_ROOT", "/srv/cnnkit-hub", False, ("hub.settings",), "the hub's state"),
     Setting("CNNKIT_HUB_PORT", "18000", False, ("hub.settings",), "the hub's public port"),
