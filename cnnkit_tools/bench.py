@@ -2,6 +2,7 @@
 
     python -m cnnkit_tools.bench [--pairs N] [--skip-student]
     python -m cnnkit_tools.bench --class N [...]     (a class: cnnkit_tools.grade.bench)
+    python -m cnnkit_tools.bench --on-submit N [...] (grading on submit: cnnkit_tools.onsubmit.bench)
 
 1. Autogrades the reference with the real grading budget (``nbgrader autograde``), timing the
    wall clock and sampling the peak resident memory of the student's kernel, the probe and the
@@ -110,6 +111,9 @@ def print_phases(meta):
 
 
 def main(argv=()):
+    if any(a == "--on-submit" or a.startswith("--on-submit=") for a in argv):
+        from .onsubmit import bench as onsubmit_bench  # grading on submit (docs/onsubmit.md)
+        return onsubmit_bench.main(list(argv))
     if any(a == "--class" or a.startswith("--class=") for a in argv):
         from .grade import bench as class_bench  # a whole class, serial vs pool vs Dask (docs/scale.md)
         return class_bench.main(list(argv))
@@ -148,4 +152,4 @@ def main(argv=()):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -56,6 +56,12 @@ class NoHTTP(WorkerPlugin):
         worker.http_server.stop()
 
 
+# Each pool worker runs one grading at a time: one thread for the numeric libraries too
+# (Dask's default pre-spawn-environ, less MALLOC_TRIM_THRESHOLD_, which glibc reads only as a
+# process starts).
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
 @dataclass
 class Failure:
     kind: str
@@ -92,14 +98,19 @@ class Engine:
             # No HTTP routes (Dask's dashboard, /health, /metrics, /info): a peer learns nothing
             # over HTTP while the pool starts, and _close_http then stops those servers.
             scratch = self._private_scratch()
+            # The workers' thread limits go in each worker's own environment (``env``), not in
+            # Dask's pre-spawn-environ, which each nanny writes into *this* process's
+            # os.environ before spawning: OMP_NUM_THREADS=1 there reaches everything the caller
+            # starts later (GNU nproc reads it, so `dask worker --nworkers $(nproc)` started 1).
             with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                                   "temporary-directory": scratch,  # the scheduler's too
                                   "distributed.scheduler.http.routes": [],
-                                  "distributed.worker.http.routes": []}):
+                                  "distributed.worker.http.routes": [],
+                                  "distributed.nanny.pre-spawn-environ": {}}):
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                             protocol="tls://", host="127.0.0.1",
                                             security=tls.local_pool(), dashboard_address=None,
-                                            memory_limit=0, silence_logs=50,
+                                            memory_limit=0, silence_logs=50, env=dict(WORKER_ENV),
                                             local_directory=scratch, **extra)
             self.client = Client(self.cluster)
             self._close_http()

@@ -15,24 +15,21 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
-import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from cnnkit_tools import course, mutations, submissions
+from cnnkit_tools import mutations, submissions
 from cnnkit_tools.grade import outcome as outcomes
-from cnnkit_tools.onsubmit import ledger
+from cnnkit_tools.onsubmit import ledger, rehearsal
 
-from courses import SMOKE, make_course
+from courses import SMOKE
 
 pytestmark = [pytest.mark.slow, pytest.mark.onsubmit]
 
 ASSIGNMENT, NOTEBOOK = submissions.ASSIGNMENT, submissions.NOTEBOOK
-COURSE_ID = "cnn-compile-train"
+COURSE_ID = rehearsal.COURSE_ID
 MSE = next(m for m in mutations.MUTANTS if m.name == "mse_loss")
 POLICY = {"CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY": "1", "CNNKIT_ONSUBMIT_COOLDOWN_MINUTES": "0"}
 PORTS = "18160-18179"  # the local pool's, apart from test_grade_class's
@@ -54,59 +51,15 @@ def wait_for(condition, what, timeout, service=None):
         time.sleep(1)
 
 
-class World:
-    """A course, an exchange and students' homes, all in tmp; the commands each side runs."""
+class World(rehearsal.Exchange):
+    """A course, an exchange and students' homes, all in tmp (``rehearsal.Exchange``)."""
 
     def __init__(self, tmp_path_factory):
-        self.course = make_course(tmp_path_factory, "onsubmit_course")
-        self.root = tmp_path_factory.mktemp("onsubmit_world")
-        self.exchange = self.root / "exchange"
-        self.exchange.mkdir()
-        self.exchange.chmod(0o1777)
-        self.env = {**SMOKE, **POLICY, "NBGRADER_EXCHANGE_ROOT": str(self.exchange),
-                    "CNNKIT_GRADE_PORTS": PORTS, "PYTHONPATH": str(course.ROOT)}
-        self.url = course.db_url(self.course)
-        course.nbgrader(self.course, "release_assignment", ASSIGNMENT, "--force", **self.env)
-        self.services = []
-
-    def student_args(self, student):
-        return ["--student", student, "--course", COURSE_ID, f"--Exchange.root={self.exchange}",
-                f"--Exchange.cache={self.root / 'cache' / student}"]
-
-    def home(self, student):
-        return self.root / "home" / student
-
-    def submit(self, student, nb):
-        """The student's own ``nbgrader submit`` of their copy of the assignment."""
-        folder = self.home(student) / ASSIGNMENT
-        folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, folder / NOTEBOOK)
-        done = course.nbgrader(self.home(student), "submit", ASSIGNMENT, *self.student_args(student))
-        return done
-
-    def fetch_feedback(self, student):
-        course.nbgrader(self.home(student), "fetch_feedback", ASSIGNMENT, *self.student_args(student))
-        return sorted((self.home(student) / ASSIGNMENT / "feedback").glob(f"*/{NOTEBOOK[:-6]}.html"))
+        super().__init__(tmp_path_factory.mktemp("onsubmit_world"),
+                         {**SMOKE, **POLICY, "CNNKIT_GRADE_PORTS": PORTS})
 
     def start_service(self, name):
-        log = self.root / f"{name}.log"
-        with open(log, "w") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cnnkit_tools.onsubmit", str(self.course), ASSIGNMENT,
-                 "--interval", "2", "--workers", "1"],
-                cwd=self.root, env=course.environment(**self.env), stdout=output, stderr=subprocess.STDOUT,
-                start_new_session=True)  # its own process group: the pool's workers die with it
-        process.log = log
-        self.services.append(process)
-        return process
-
-    def rows(self, student=None):
-        bind = ledger.engine(self.url)
-        try:
-            ledger.ensure(bind)
-            return ledger.rows(bind, ASSIGNMENT, student)
-        finally:
-            bind.dispose()
+        return super().start_service(name, "--workers", "1")
 
     def logs(self):
         return "".join(p.log.read_text() for p in self.services)

@@ -34,7 +34,9 @@ def work(shared, job):
 @pytest.fixture(scope="module")
 def pool():
     os.environ.setdefault("CNNKIT_GRADE_PORTS", "18160-18179")
+    before = dict(os.environ)
     with engines.Engine(workers=2) as engine:
+        engine.environ_before = before
         yield engine
 
 
@@ -73,6 +75,15 @@ def test_the_pool_has_one_single_threaded_worker_per_requested_slot(pool):
     info = pool.client.scheduler_info()["workers"]
     assert len(info) == 2 and {w["nthreads"] for w in info.values()} == {1}
     assert pool.mode == "local pool, 2 workers x 1 thread"
+
+
+def test_the_pool_gives_its_workers_one_thread_and_leaves_its_callers_environment_alone(pool):
+    """Dask's nanny writes its pre-spawn-environ (OMP_NUM_THREADS=1...) into the process that
+    starts the pool; there it reached everything started later (nproc printed 1)."""
+    limits = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
+    leaked = {k: os.environ.get(k) for k in limits if os.environ.get(k) != pool.environ_before.get(k)}
+    assert not leaked
+    assert set(pool.client.run(lambda: os.environ.get("OMP_NUM_THREADS")).values()) == {"1"}
 
 
 def test_the_pool_admits_only_the_batch_credentials(pool):
