@@ -97,6 +97,12 @@ SETTINGS = (
     Setting("CNNKIT_HUB_SUBDOMAINS", "set by the hub", False,
             ("hub/jupyterhub_config.py", "hub/jupyter/grader/jupyter_server_config.py"),
             "whether the formgrader is on a subdomain of its own"),
+    # ---- the kit's own tests
+    Setting("CNNKIT_HUB_ARTIFACTS", "pytest's temporary folder", False, ("grader_tests/hub/conftest.py",),
+            "where the hub tests keep screenshots, pages and the hub's log"),
+    Setting("CNNKIT_CHROMIUM", "/usr/bin/chromium", False,
+            ("grader_tests/pipeline/test_hostile_outputs.py", "grader_tests/pipeline/test_report_demo.py"),
+            "the headless Chromium the page tests render with"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 

@@ -118,10 +118,17 @@ def thresholds_entry(result):
                                                 for b in result["broken"].values())}}
 
 
+ABOUT = ("Held-out accuracy that the dropout model must reach, per budget; "
+         "cnnkit_grader.judge.thresholds reads it and cnnkit_grader.judge.rules.heldout applies it. "
+         "Written by `python -m cnnkit_tools.calibrate --publish` (./kit calibrate); the figures behind "
+         "each value are in docs/calibration/.")
+
+
 def write_thresholds(path, result):
     """Set the calibrated budgets' entries in a thresholds file, keeping the others."""
     path = Path(path)
     content = json.loads(path.read_text()) if path.is_file() else {"budgets": {}}
+    content = {"about": ABOUT, "budgets": content.get("budgets", {})}
     for name in sharing_training(result["budget"]):
         content["budgets"][name] = thresholds_entry(result)
     path.write_text(json.dumps(content, indent=2) + "\n")
