@@ -404,7 +404,8 @@ def heldout(ev):
         # The threshold is calibrated on the lesson's network and loss: a mistake that another
         # test already charged is not charged again here, once the model is seen to have learned.
         return ("Held-out accuracy not scored: " + "; ".join(problems) + ". Another test already "
-                "counts that mistake; fix it there and this test will measure accuracy.")
+                "counts that mistake; fix it there and this test will measure accuracy.",
+                {"not_scored": problems, "threshold": ev.threshold})
     score = accuracy(measured.get("predictions", []), ev.heldout_labels)
     found = {"heldout_accuracy": round(score, 4), "threshold": ev.threshold}
     if not score >= ev.threshold:

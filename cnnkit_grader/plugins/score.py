@@ -80,8 +80,9 @@ class ScoreOutside(NbGraderPreprocessor):
         try:
             with phases.timed("judge"):
                 fault = info.get("fault")
+                threshold = thresholds.heldout_threshold(budget.name)
                 evidence = Evidence(
-                    budget=budget, threshold=thresholds.heldout_threshold(budget.name), fresh=info["fresh"],
+                    budget=budget, threshold=threshold, fresh=info["fresh"],
                     answers=read_answers(answers_dir), models=info["models"],
                     heldout_labels=measurement.heldout_set()[1],
                     fault=fault["message"] if fault else None, not_run=frozenset(info.get("not_run", ())))
@@ -98,7 +99,7 @@ class ScoreOutside(NbGraderPreprocessor):
         nb.metadata["cnnkit"] = {
             "outcome": intake.get("outcome") or ("fault" if info.get("fault") else "graded"),
             "fault": info.get("fault"), "not_run": list(info.get("not_run", ())), "notes": notes,
-            "sandbox": info.get("sandbox")}
+            "sandbox": info.get("sandbox"), "budget": budget.name, "threshold": threshold}
         info["scored_at"] = time.monotonic()
         return nb, resources
 

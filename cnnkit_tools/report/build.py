@@ -98,8 +98,8 @@ def main(argv=None):
     parser.add_argument("--out", help="folder to write (default: COURSE/reports/ASSIGNMENT)")
     parser.add_argument("--db", help="gradebook URL (default: $NBGRADER_DB_URL, else COURSE/gradebook.db)")
     parser.add_argument("--budget", help="budget the submissions were graded under, for the held-out "
-                        "threshold and calibration (default: what the verdicts record, else $CNNKIT_BUDGET, "
-                        "else grading)")
+                        "threshold and calibration (default: what the autograded notebooks record, else "
+                        "$CNNKIT_BUDGET, else grading)")
     args = parser.parse_args(argv)
     try:
         page = build(args.course, args.assignment, out=args.out, url=args.db, budget=args.budget)

@@ -15,11 +15,14 @@ import datetime
 import json
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from cnnkit_grader.judge import thresholds
 
 from . import failures, gradebook, heldout, notebooks, stats
 
@@ -167,17 +170,14 @@ def collect(course_dir, assignment, url=None, budget=None, kit_root=KIT_ROOT):
     by_student.index.name = "student"
 
     # ---- what each student's grading says
-    threshold_file = kit_root / "cnnkit_grader" / "thresholds.json"
-    known = heldout.thresholds(threshold_file)
-    rows, failed, phase_rows, recorded_thresholds = [], [], [], []
+    threshold_file = kit_root / thresholds.THRESHOLDS_FILE.relative_to(KIT_ROOT)
+    rows, failed, phase_rows = [], [], []
     for student in class_list:
         record = records[student]
         outcome, kind, detail, seconds, phases, not_run, worker, attempts = _outcome(
             grades, student, record, student in folders)
         verdict = record["verdicts"].get(heldout.CELL)
         accuracy, status, reason = heldout.accuracy(verdict) if verdict else (None, "missing", "")
-        if verdict and verdict.measured.get("threshold") is not None:
-            recorded_thresholds.append(float(verdict.measured["threshold"]))
         lost = [g for g in auto_cells if pd.notna(scores.loc[student, g])
                 and scores.loc[student, g] < points[g] - 1e-9]
         for g in lost:
@@ -216,10 +216,17 @@ def collect(course_dir, assignment, url=None, budget=None, kit_root=KIT_ROOT):
         .reset_index(drop=True)
 
     # ---- held-out threshold and calibration
-    fallback = budget or os.environ.get("CNNKIT_BUDGET") or DEFAULT_BUDGET
-    chosen = heldout.budget_for(recorded_thresholds[0] if recorded_thresholds else None, known,
-                                fallback) if not budget else budget
-    threshold = recorded_thresholds[0] if recorded_thresholds else known.get(chosen)
+    # The budget and threshold each grading recorded in its notebook; for a class with no
+    # graded notebook yet, the budget asked for (or the environment's) and its calibrated value.
+    recorded = Counter((records[s]["grading"].get("budget"), records[s]["grading"].get("threshold"))
+                       for s in class_list if records[s]["grading"].get("budget"))
+    if recorded and not budget:
+        (chosen, threshold), _ = recorded.most_common(1)[0]
+    else:
+        chosen = budget or os.environ.get("CNNKIT_BUDGET") or DEFAULT_BUDGET
+        threshold = next((t for (b, t) in recorded if b == chosen), None)
+        if threshold is None:
+            threshold = heldout.thresholds(threshold_file).get(chosen)
     calibration = heldout.calibration(kit_root / "docs" / "calibration", chosen)
 
     graded = students[students["outcome"].isin(["graded", "fault"])]
@@ -239,7 +246,7 @@ def collect(course_dir, assignment, url=None, budget=None, kit_root=KIT_ROOT):
         "flag_rules": {"hard_below": stats.HARD_BELOW, "easy_above": stats.EASY_ABOVE,
                        "low_discrimination": stats.LOW_DISCRIMINATION},
         "heldout": {"cell": heldout.CELL, "budget": chosen, "threshold": threshold,
-                    "threshold_source": "the verdicts" if recorded_thresholds
+                    "threshold_source": "the autograded notebooks" if any(b == chosen for b, _ in recorded)
                     else str(threshold_file.relative_to(kit_root)),
                     "calibration": calibration},
         "outcome_source": (f"the cnnkit_outcome table for {len(set(grades.outcomes) & set(class_list))} of "

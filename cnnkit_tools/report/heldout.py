@@ -1,23 +1,19 @@
 """Each student's held-out accuracy, the threshold it was judged by, and the calibration.
 
-The accuracy comes from the held-out test cell's verdict: ``measured.heldout_accuracy`` when
-the grader records it, else the percentage in its message ("model_dropout classifies 52.3%
-of the held-out images correctly"). The grader does not score accuracy when another test
-already charges the mistake ("Held-out accuracy not scored: ..."), nor when the model was
-never trained or saved; those students have no accuracy, and the reason is kept.
+The accuracy comes from the held-out test cell's verdict as the grader recorded it
+(``measured.heldout_accuracy``). The grader does not score accuracy when another test already
+charges the mistake (``measured.not_scored``), nor when the model was never trained or saved;
+those students have no accuracy, and the reason (the verdict's message) is kept.
 
-The threshold is the grader's, per budget, from ``cnnkit_grader/judge/thresholds.json``; the
-reference distribution is what calibration measured for a correct notebook over seeds,
+The budget and threshold are what the grading recorded in each autograded notebook's metadata;
+the reference distribution is what calibration measured for a correct notebook over seeds,
 ``docs/calibration/<budget>/calibration.json``.
 """
 
 import json
-import re
 from pathlib import Path
 
 CELL = "test_heldout_accuracy"
-_PERCENT = re.compile(r"classifies\s+(\d+(?:\.\d+)?)%\s+of the held-out images")
-_NOT_SCORED = "held-out accuracy not scored"
 
 
 def accuracy(verdict):
@@ -27,12 +23,9 @@ def accuracy(verdict):
     deliberately skipped it, "no accuracy" when it could not measure (reason says why).
     """
     measured = verdict.measured.get("heldout_accuracy")
-    if measured is None:
-        match = _PERCENT.search(verdict.message or "")
-        measured = float(match.group(1)) / 100 if match else None
     if measured is not None:
         return float(measured), "passed" if verdict.passed else "below threshold", ""
-    if (verdict.message or "").lower().startswith(_NOT_SCORED):
+    if verdict.measured.get("not_scored"):
         return None, "not scored", verdict.message
     return None, "no accuracy", verdict.message
 
@@ -61,13 +54,3 @@ def calibration(folder, budget):
             "date": found.get("date"),
             "broken": {name: sorted(float(v) for v in entry.get("accuracy", {}).values())
                        for name, entry in (found.get("broken") or {}).items()}}
-
-
-def budget_for(threshold, known, fallback):
-    """The budget a recorded threshold belongs to; ``fallback`` when none or several match."""
-    if threshold is None:
-        return fallback
-    matches = [name for name, value in known.items() if abs(value - float(threshold)) < 1e-9]
-    if fallback in matches or not matches:
-        return fallback
-    return "grading" if "grading" in matches else matches[0]

@@ -52,7 +52,7 @@ MESSAGES = {  # (student, cell) -> what the grader said when the cell lost point
     ("b", "test_hard"): "accuracy 10.1% is below 30%.",
     ("e", "test_hard"): "accuracy 12.0% is below 30%.",
 }
-HELDOUT = {"a": 0.353, "b": 0.31, "c": 0.30, "d": 0.29}  # e's is structured: 0.401
+HELDOUT = {"a": 0.353, "b": 0.31, "c": 0.30, "d": 0.29, "e": 0.401}
 
 
 def source_notebook():
@@ -79,16 +79,17 @@ def autograded_notebook(student):
         if message:
             cell.outputs = [new_output("error", ename="AssertionError", evalue=message, traceback=[])]
         if grade_id == "test_heldout_accuracy" and student in HELDOUT:
+            # What ScoreOutside records: the printed message, and the figures in the metadata
+            # (the report reads only these; "reworded" shows it never parses the message).
             cell.outputs = [new_output("stream", name="stdout", text=(
                 f"model_dropout classifies {HELDOUT[student]:.1%} of the held-out images correctly.\n"))]
-        if grade_id == "test_heldout_accuracy" and student == "e":
             cell.metadata["cnnkit"] = {"verdict": {
-                "passed": True, "rule": None, "points": 1, "message": "model_dropout classifies 40.1% ...",
-                "measured": {"heldout_accuracy": 0.401, "threshold": 0.29}}}
+                "passed": True, "rule": None, "points": 1, "message": "reworded",
+                "measured": {"heldout_accuracy": HELDOUT[student], "threshold": 0.29}}}
+    nb.metadata["cnnkit"] = {"outcome": "graded", "fault": None, "budget": "smoke", "threshold": 0.29}
     if student == "b":
-        nb.metadata["cnnkit"] = {"outcome": "graded", "fault": None, "seconds": 41.0,
-                                 "phases": [{"phase": "kernel_start", "start": 0, "seconds": 3.0},
-                                            {"phase": "part A", "start": 3, "seconds": 30.0}]}
+        nb.metadata["cnnkit"].update(seconds=41.0, phases=[{"phase": "kernel_start", "start": 0, "seconds": 3.0},
+                                                          {"phase": "part A", "start": 3, "seconds": 30.0}])
     return nb
 
 
@@ -249,11 +250,11 @@ def test_failure_messages_are_counted_per_cell(collected):
 def test_heldout_accuracy_threshold_and_calibration(collected):
     students = collected.students.set_index("student")
     assert students.loc["a", "heldout_accuracy"] == pytest.approx(0.353)
-    assert students.loc["e", "heldout_accuracy"] == pytest.approx(0.401)   # the structured field
     assert students.loc["f", "heldout_status"] == "missing"
     heldout = collected.summary["heldout"]
-    # e's verdict recorded threshold 0.29, which is the smoke budget's in thresholds.json.
-    assert heldout["threshold"] == 0.29 and heldout["budget"] == "smoke"
+    # What grading recorded in the notebooks' metadata, not a guess from the threshold.
+    assert (heldout["budget"], heldout["threshold"], heldout["threshold_source"]) == (
+        "smoke", 0.29, "the autograded notebooks")
     assert len(heldout["calibration"]["reference"]) == 20
 
 

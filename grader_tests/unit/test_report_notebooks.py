@@ -3,6 +3,7 @@
 import pandas as pd
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from cnnkit_grader.judge import tasks
 from cnnkit_tools.report import failures, heldout, notebooks
 
 
@@ -40,23 +41,21 @@ def test_layout_names_each_cell_by_the_heading_above_it():
         ("t1", "Part C: Compile the model", "autograded", 1.0), ("answer", "Question: The curve", "manual", 2.0)]
 
 
-def test_heldout_accuracy_from_the_verdict():
+def test_heldout_accuracy_is_what_the_grader_recorded_not_its_wording():
+    """The report reads the verdict's measured figures, as the rule records them; no message is
+    parsed, so rewording a message cannot change the report."""
+    from cnnkit_grader.judge import rules
+    import evidence_cases
+
     verdict = notebooks.Verdict
-    assert heldout.accuracy(verdict(True, "model_dropout classifies 52.3% of the held-out images correctly.")) \
-        == (0.523, "passed", "")
-    assert heldout.accuracy(verdict(False, "model_dropout classifies 9.8% of the held-out images correctly, "
-                                           "less than ...")) == (0.098, "below threshold", "")
-    assert heldout.accuracy(verdict(True, "x", measured={"heldout_accuracy": 0.41, "threshold": 0.29}))[0] == 0.41
-    assert heldout.accuracy(verdict(True, "Held-out accuracy not scored: the loss is MSE."))[1] == "not scored"
-    assert heldout.accuracy(verdict(False, "model_dropout was never trained: ..."))[:2] == (None, "no accuracy")
-
-
-def test_budget_of_a_recorded_threshold():
-    known = {"grading": 0.48, "student": 0.48, "smoke": 0.29}
-    assert heldout.budget_for(0.29, known, "grading") == "smoke"
-    assert heldout.budget_for(0.48, known, "grading") == "grading"
-    assert heldout.budget_for(None, known, "smoke") == "smoke"
-    assert heldout.budget_for(0.5, known, "grading") == "grading"
+    for case, status in (("reference", "passed"), ("heldout_low", "below threshold"), ("mse_loss", "not scored"),
+                         ("untrained", "below threshold"), ("empty_notebook", "no accuracy")):
+        evidence, _ = evidence_cases.case(case)
+        judged = tasks.judge(heldout.CELL, evidence)
+        got = heldout.accuracy(verdict(judged.passed, "reworded", measured=judged.measured or {}))
+        assert got[1] == status, (case, got)
+        if status in ("passed", "below threshold"):
+            assert got[0] == rules.accuracy(evidence.models["dropout"].measured["predictions"], evidence.heldout_labels)
 
 
 def test_failures_group_by_rule_else_by_message_without_numbers():
