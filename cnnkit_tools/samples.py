@@ -1,7 +1,7 @@
 """The demo's sample submissions, committed in submitted/: the reference, a partly wrong one, the untouched release."""
 
 from . import submissions
-from .mutations import PARTLY_WRONG
+from .lab.mutations import PARTLY_WRONG
 
 
 def samples(root):

@@ -5,8 +5,8 @@ answer cells. The *reference* fills each with the source's solution. A *variant*
 task correctly in another style and must score full marks; a *mutant* gets exactly one
 concept wrong and must lose exactly that concept's points. Both are edits of the
 reference, so they follow the notebook when it changes; an edit that no longer applies
-raises instead of silently testing nothing. The variants live in :mod:`cnnkit_tools.variants`,
-the mutants in :mod:`cnnkit_tools.mutations`, the demo's samples in :mod:`cnnkit_tools.samples`.
+raises instead of silently testing nothing. The variants live in :mod:`cnnkit_tools.lab.variants`,
+the mutants in :mod:`cnnkit_tools.lab.mutations`, the demo's samples in :mod:`cnnkit_tools.samples`.
 """
 
 import re

@@ -1,6 +1,6 @@
 """The held-out accuracy each budget's dropout model must reach, as calibration measured it.
 
-``python -m cnnkit_tools.calibrate --publish`` writes ``thresholds.json`` beside this file; it
+``python -m cnnkit_tools.lab.calibrate --publish`` writes ``thresholds.json`` beside this file; it
 is the one place the grader reads a threshold from. A threshold belongs to a budget because
 the accuracy a correct model reaches depends on how long it trained.
 """

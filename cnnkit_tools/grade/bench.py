@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import course, mutations, submissions, variants
+from .. import course, submissions
+from ..lab import mutations, variants
 from . import batch, compare, engine as engines, outcome as outcomes
 from ..memory import PeakTree
 from ..servers import dask_cluster

@@ -11,7 +11,8 @@ import os
 
 import pytest
 
-from cnnkit_tools import attacks, course, submissions
+from cnnkit_tools import course, submissions
+from cnnkit_tools.lab import attacks
 
 from courses import SMOKE, STALL, digests, make_course, write_attacks, write_smoke
 

@@ -9,7 +9,8 @@ import os
 import socket
 from pathlib import Path
 
-from cnnkit_tools import attacks, course, mutations, submissions, variants
+from cnnkit_tools import course, submissions
+from cnnkit_tools.lab import attacks, mutations, variants
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE, RELEASE = submissions.source_and_release(ROOT)

@@ -1,6 +1,6 @@
 """Attacks on the grader and faults during grading, each graded by the real pipeline.
 
-Every submission in ``cnnkit_tools.attacks`` is autograded under the smoke budget (conftest.batches),
+Every submission in ``cnnkit_tools.lab.attacks`` is autograded under the smoke budget (conftest.batches),
 with a 150 s cell timeout, so the loop that ignores interrupts is stopped within minutes while a
 loaded machine still runs every honest cell in time. Each must score
 what honest work with the same mistakes earns, and its outputs or notes must say what happened.
@@ -13,7 +13,8 @@ import re
 import pytest
 
 from cnnkit_grader.boundary import sandbox
-from cnnkit_tools import attacks, course, submissions
+from cnnkit_tools import course, submissions
+from cnnkit_tools.lab import attacks
 
 from courses import CELLS, RELEASE, SMOKE, autograded, digests, make_course, shown, verdicts
 from helpers import active_content

@@ -7,7 +7,8 @@ Every submission here is graded under the smoke budget in one ``nbgrader autogra
 import pandas as pd
 import pytest
 
-from cnnkit_tools import course, mutation_report, mutations, submissions, variants
+from cnnkit_tools import course, submissions
+from cnnkit_tools.lab import mutation_report, mutations, variants
 
 from courses import RELEASE, graded_cells
 

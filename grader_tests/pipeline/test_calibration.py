@@ -14,14 +14,15 @@ import pytest
 
 from cnnkit import budget
 from cnnkit_grader.judge import thresholds
-from cnnkit_tools import calibrate, course
+from cnnkit_tools import course
+from cnnkit_tools.lab import calibrate
 
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory, cifar_dir):
     out = tmp_path_factory.mktemp("calibration")
     done = subprocess.run(
-        [sys.executable, "-m", "cnnkit_tools.calibrate", "--budget", "smoke", "--seeds", "2",
+        [sys.executable, "-m", "cnnkit_tools.lab.calibrate", "--budget", "smoke", "--seeds", "2",
          "--broken-seeds", "1", "--broken", "untrained", "--out", str(out)],
         env=course.environment(), cwd=course.ROOT, capture_output=True, text=True, timeout=600)
     return out, done

@@ -24,7 +24,8 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from cnnkit_tools import course, mutations, submissions
+from cnnkit_tools import course, submissions
+from cnnkit_tools.lab import mutations
 from cnnkit_tools.grade import batch, compare, outcome as outcomes
 from cnnkit_tools.servers import dask_cluster, postgres
 

@@ -23,7 +23,8 @@ import time
 import psutil
 import pytest
 
-from cnnkit_tools import course, mutations, submissions
+from cnnkit_tools import course, submissions
+from cnnkit_tools.lab import mutations
 from cnnkit_tools.grade import outcome as outcomes
 
 from courses import make_course

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnkit_tools import attacks, course, submissions
+from cnnkit_tools import course, submissions
+from cnnkit_tools.lab import attacks
 
 from courses import CELLS, RELEASE, SMOKE, autograded, make_course, shown, write_attacks
 

@@ -20,7 +20,8 @@ import time
 import pytest
 from nbgrader.api import Gradebook
 
-from cnnkit_tools import mutations, submissions
+from cnnkit_tools import submissions
+from cnnkit_tools.lab import mutations
 from cnnkit_tools.grade import outcome as outcomes
 from cnnkit_tools.onsubmit import ledger, rehearsal
 

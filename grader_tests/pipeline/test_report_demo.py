@@ -22,7 +22,8 @@ from unittest import mock
 
 import pytest
 
-from cnnkit_tools import course, demo, mutations, submissions
+from cnnkit_tools import course, demo, submissions
+from cnnkit_tools.lab import mutations
 
 CHROMIUM = Path(os.environ.get("CNNKIT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

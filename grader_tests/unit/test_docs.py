@@ -4,7 +4,7 @@ resolves, and every module, file, setting, command and flag the README and docs/
 import re
 from pathlib import Path
 
-from cnnkit_tools import attacks
+from cnnkit_tools.lab import attacks
 
 ROOT = Path(__file__).resolve().parents[2]
 

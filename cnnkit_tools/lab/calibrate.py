@@ -1,6 +1,6 @@
 """Calibrate the held-out accuracy threshold from measurements, and publish the figures.
 
-    python -m cnnkit_tools.calibrate [--seeds K] [--budget NAME] [--broken-seeds B] [--out DIR]
+    python -m cnnkit_tools.lab.calibrate [--seeds K] [--budget NAME] [--broken-seeds B] [--out DIR]
                                [--broken LABEL ...] [--also MUTANT ...] [--publish]
     ./kit calibrate --seeds 20 --publish        # the published figures (docs/calibration/)
 
@@ -33,6 +33,7 @@ from pathlib import Path
 from cnnkit import budget
 from cnnkit_grader.judge import thresholds
 
+from .. import course
 from . import mutations, solution_code
 
 # RULE: the threshold is the mean minus Z standard deviations of the reference's accuracy,
@@ -47,7 +48,7 @@ MIN_PUBLISHED_SEEDS = 20
 # Broken configurations, by the mutant that makes each: label -> mutant name.
 BROKEN = {"untrained": "untrained", "wrong loss (MSE)": "mse_loss",
           "logits mismatch": "logits_mismatch", "learning rate 10x": "adam_lr_10x"}
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = course.ROOT
 PUBLISHED_DIR = ROOT / "docs" / "calibration"  # one folder per budget
 
 
@@ -120,7 +121,7 @@ def thresholds_entry(result):
 
 ABOUT = ("Held-out accuracy that the dropout model must reach, per budget; "
          "cnnkit_grader.judge.thresholds reads it and cnnkit_grader.judge.rules.heldout applies it. "
-         "Written by `python -m cnnkit_tools.calibrate --publish` (./kit calibrate); the figures behind "
+         "Written by `python -m cnnkit_tools.lab.calibrate --publish` (./kit calibrate); the figures behind "
          "each value are in docs/calibration/.")
 
 
@@ -245,7 +246,7 @@ def calibrate(budget_name, seeds, broken_seeds, broken_labels=tuple(BROKEN), als
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.calibrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.lab.calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="reference seeds, 1..K (default 3)")
     parser.add_argument("--broken-seeds", type=int, default=3,
                         help="seeds per broken configuration (default 3, at most --seeds)")
@@ -271,7 +272,7 @@ def main(argv=None):
     out = args.out or (PUBLISHED_DIR if args.publish else ROOT / ".cache" / "calibration") / args.budget
     result = calibrate(args.budget, range(1, args.seeds + 1),
                        range(1, min(args.broken_seeds, args.seeds) + 1), args.broken, args.also)
-    result["command"] = "python -m cnnkit_tools.calibrate " + " ".join(
+    result["command"] = "python -m cnnkit_tools.lab.calibrate " + " ".join(
         sys.argv[1:] if argv is None else argv)
     out.mkdir(parents=True, exist_ok=True)
     (out / "calibration.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -3,10 +3,10 @@
 Each is an edit of the reference (see :mod:`cnnkit.submissions`). They probe the hidden
 tests for false fails: a test that insists on one spelling of a right answer fails a
 student who chose another. The kit's test suite grades those marked ``ci=True``; the
-benchmark (``python -m cnnkit_tools.mutation_report``) grades them all.
+benchmark (``python -m cnnkit_tools.lab.mutation_report``) grades them all.
 """
 
-from .submissions import Change, Edit
+from ..submissions import Change, Edit
 
 _SEQUENTIAL = '''def build_model(dropout_rate=None):
     layers = [

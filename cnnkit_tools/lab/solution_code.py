@@ -14,7 +14,7 @@ import contextlib
 import io
 import os
 
-from . import submissions
+from .. import submissions
 from cnnkit.budget import ENV_VAR as BUDGET_ENV
 
 # Notebook cells, by nbgrader grade_id, that define and train model_dropout, in notebook order.
@@ -23,7 +23,7 @@ CELLS = ("setup", "data", "build_model", "compile_model", "train", "dropout")
 
 def cell_sources(change=None, root=None):
     """``{grade_id: code}`` for CELLS, from the reference submission with ``change`` applied."""
-    from .course import ROOT
+    from ..course import ROOT
 
     nb = submissions.reference(*submissions.source_and_release(root or ROOT))
     if change is not None:

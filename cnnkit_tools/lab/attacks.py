@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from .submissions import Change, Edit, apply
+from ..submissions import Change, Edit, apply
 
 SAVE = frozenset({"test_save_form", "test_save_best"})
 TUNE = frozenset({"test_tuning_form", "test_tuning_best"})

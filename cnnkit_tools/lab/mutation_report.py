@@ -1,6 +1,6 @@
 """Measure the grader: autograde every mutant and variant, and print a mutant x test matrix.
 
-    python -m cnnkit_tools.mutation_report [--budget NAME] [--ci] [--out DIR] [--publish] [--workdir DIR]
+    python -m cnnkit_tools.lab.mutation_report [--budget NAME] [--ci] [--out DIR] [--publish] [--workdir DIR]
     ./kit mutants                      # everything, grading budget (about 40 min on 2 cores)
 
 Writes the reference, every variant (:mod:`cnnkit.variants`) and every mutant
@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course, mutations, submissions, variants
+from .. import course, submissions
+from . import mutations, variants
 
 ROOT = course.ROOT
 PUBLISHED_DIR = ROOT / "docs" / "mutation"
@@ -163,7 +164,7 @@ def report(results, cells, meta):
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.mutation_report",
+    parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.lab.mutation_report",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--budget", default="grading", help="budget to grade with (default grading)")
     parser.add_argument("--ci", action="store_true", help="only the mutants and variants CI grades")
@@ -186,7 +187,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="cnnkit-mutants-") as scratch:
         directory = grade(args.workdir or scratch, variants_ + mutants, args.budget)
         results = collect(directory, mutants, variants_)
-    meta = {"command": "python -m cnnkit_tools.mutation_report " + " ".join(argv), "budget": args.budget,
+    meta = {"command": "python -m cnnkit_tools.lab.mutation_report " + " ".join(argv), "budget": args.budget,
             "date": datetime.date.today().isoformat(), "minutes": (time.monotonic() - started) / 60}
     write(out, results, meta)
     f = figures(results)

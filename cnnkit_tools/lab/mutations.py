@@ -7,13 +7,13 @@ its own concept) from one whose mistake spills into other parts. Where a mutant'
 reaches beyond its concept, its note says why the grader cannot avoid it.
 
 ``ci=True`` marks the mutants the kit's test suite grades under the smoke budget; the rest
-are graded only by ``python -m cnnkit_tools.mutation_report`` (``./kit mutants``), because every
+are graded only by ``python -m cnnkit_tools.lab.mutation_report`` (``./kit mutants``), because every
 mutant costs a whole notebook run.
 """
 
 from cnnkit_grader.judge.tasks import concept_cells
 
-from .submissions import Change, Edit
+from ..submissions import Change, Edit
 from .variants import VARIANTS
 
 # The test cells of each concept: the grader's one table says which cell tests which concept.
