@@ -186,13 +186,16 @@ def _launch(settings, timeout):
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            if f"Cannot connect to {settings.course_id} service" in _log_tail(settings, 60):
+            tail = _log_tail(settings, 60)
+            if any(f"Cannot connect to {name} service" in tail
+                   for name in (settings.course_id, settings.autograde_service)):
                 raise ServiceTooSlow()
             raise HubError(f"JupyterHub exited ({process.returncode}); its log "
                            f"({settings.log_file}) ends:\n{_log_tail(settings)}")
         try:
             hub_api(settings, "")
-            if _listening(settings.service_port) and (not settings.ngshare or _listening(settings.ngshare_port)):
+            if (_listening(settings.service_port) and (not settings.ngshare or _listening(settings.ngshare_port))
+                    and (not settings.autograde or _listening(settings.autograde_port))):
                 return
         except (OSError, urllib.error.URLError, ValueError):
             pass
@@ -206,6 +209,9 @@ def _launch(settings, timeout):
 def report(settings, passwords, out=sys.stdout):
     print(f"Course hub: {settings.url}  (course {settings.course_id}, assignment {ASSIGNMENT})", file=out)
     print(f"Formgrader: {settings.service_url}lab?formgrader=true  (instructors)", file=out)
+    if settings.autograde:
+        print(f"Grading on submit: {settings.autograde_url}  (everyone; instructors also "
+              f"{settings.autograde_url}queue)", file=out)
     print("Log in with a local account's user name and password:", file=out)
     for user in settings.users:
         role = "instructor" if user in settings.instructors else "student"
@@ -294,6 +300,9 @@ def status(settings, out=sys.stdout):
     running = [user for user in settings.users if _listening(settings.user_port(user))]
     print(f"The course hub runs: JupyterHub {version}, pid {pid}, {settings.url}", file=out)
     print(f"Formgrader service {settings.course_id} ({settings.grader}): {service}", file=out)
+    if settings.autograde:
+        up = "up" if _listening(settings.autograde_port) else "DOWN"
+        print(f"Autograding service {settings.autograde_service} (root): {up}", file=out)
     print(f"Servers running: {', '.join(running) or 'none'}", file=out)
     return True
 

@@ -6,6 +6,11 @@
   ``grader-<course>``, in the course folder. Group ``formgrade-<course>`` (instructors) may
   use it; group ``nbgrader-<course>`` (students and instructors) takes the course. nbgrader's
   JupyterHubAuthPlugin reads those groups (hub/jupyter/common/nbgrader_config.py).
+- The on-submit autograding service ``autograde-<course>`` (cnnkit_tools/onsubmit/web.py)
+  runs as root, in the course folder, beside the formgrader: it collects each submission,
+  grades it in the kit's sandbox (which, as root, drops every submission to a slot account of
+  its own), releases the feedback, and serves the students' and instructors' pages behind the
+  hub's OAuth. ``CNNKIT_HUB_AUTOGRADE=off`` leaves it out.
 - Users and services get subdomains of ``domain`` (``student1.localhost``): each has an
   origin of its own, which is what lets the formgrader show in its JupyterLab panel under
   JupyterHub >= 4.1 (hub/jupyter/grader/jupyter_server_config.py, docs/hub.md).
@@ -22,7 +27,7 @@ c = get_config()  # noqa: F821 - JupyterHub defines get_config when it loads thi
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from hub.settings import PROXY_BIN, Settings  # noqa: E402
+from hub.settings import ASSIGNMENT, KIT, PROXY_BIN, Settings  # noqa: E402
 from jupyterhub import objects  # noqa: E402
 
 hub = Settings.load(os.environ["CNNKIT_HUB_SETTINGS"])
@@ -148,6 +153,29 @@ if hub.ngshare:
         "environment": {"PATH": f"{Path(hub.ngshare_python).parent}:/usr/bin:/bin"},
     })
 
+# The on-submit autograding service. As root (no "user"): the kit's sandbox, run as root, puts
+# each submission in a slot of its own (an unprivileged account per slot, bubblewrap, setpriv,
+# a control group), which an unprivileged service cannot. Its nbgrader commands see what the
+# formgrader's see (the course, the exchange, the budget, the data); cnnkit_tools comes from
+# the kit's clone (the course's environment has cnnkit and cnnkit_grader only). What it writes
+# in the course folder goes back to the grader account after each pass (--owner).
+if hub.autograde:
+    c.JupyterHub.services.append({
+        "name": hub.autograde_service,
+        "url": f"http://127.0.0.1:{hub.autograde_port}",
+        "command": [f"{hub.python_bin}/python", "-m", "cnnkit_tools.onsubmit.web", str(hub.course_dir),
+                    ASSIGNMENT, "--interval", f"{hub.autograde_interval:g}",
+                    "--instructors-group", f"formgrade-{course}", "--hub-url", hub.url,
+                    "--owner", hub.grader],
+        "cwd": str(hub.course_dir),
+        "environment": {**grader_env, "PYTHONPATH": str(KIT), "PYTHONUNBUFFERED": "1"},
+        # the OAuth token a person's browser gets may read that person's groups (is it an
+        # instructor?) and nothing else
+        "oauth_client_allowed_scopes": ["read:users:groups!user"],
+        "oauth_no_confirm": True,
+        "display": True,
+    })
+
 
 def _patient_wait_up(wait_up):
     """Server.wait_up, giving the formgrader service 12 s per check instead of 1.
@@ -157,7 +185,7 @@ def _patient_wait_up(wait_up):
     mostly importing; this lets it have up to two minutes, and changes nothing else.
     """
     def patient(server, *args, **kwargs):
-        if server.port in (hub.service_port, hub.ngshare_port) and not args:
+        if server.port in (hub.service_port, hub.ngshare_port, hub.autograde_port) and not args:
             kwargs["timeout"] = max(kwargs.get("timeout", 10), 12)
         return wait_up(server, *args, **kwargs)
     return patient
@@ -174,10 +202,13 @@ c.JupyterHub.load_roles = [
                    f"read:services!service={course}"],
     },
     {
-        # everyone in the course: find the course's service
+        # everyone in the course: find the course's service; see their own submissions on the
+        # autograding service's pages (it shows each person their own rows only)
         "name": f"nbgrader-{course}",
         "groups": [f"nbgrader-{course}"],
-        "scopes": ["list:services", f"read:services!service={course}"],
+        "scopes": ["list:services", f"read:services!service={course}"]
+        + ([f"access:services!service={hub.autograde_service}",
+            f"read:services!service={hub.autograde_service}"] if hub.autograde else []),
     },
     {
         # the formgrader itself: read who is in which course, enrol students in it

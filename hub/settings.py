@@ -17,8 +17,11 @@ PROXY_BIN = KIT / "hub" / "proxy" / "node_modules" / ".bin" / "configurable-http
 ASSIGNMENT = "compile_and_train"
 SETTINGS_VAR = "CNNKIT_HUB_SETTINGS"
 # Settings the grader's pipeline reads from its environment (nbgrader_config.py, cnnkit_grader),
-# passed on to the grader service when the hub's starter has them set.
-GRADER_ENV = ("CNNKIT_SANDBOX", "CNNKIT_SANDBOX_USERS", "CNNKIT_CELL_TIMEOUT", "NBGRADER_DB_URL")
+# and the on-submit policy and pool (cnnkit_tools.onsubmit, cnnkit_tools.grade), passed on to
+# the grader and autograding services when the hub's starter has them set.
+GRADER_ENV = ("CNNKIT_SANDBOX", "CNNKIT_SANDBOX_USERS", "CNNKIT_CELL_TIMEOUT", "NBGRADER_DB_URL",
+              "CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY", "CNNKIT_ONSUBMIT_COOLDOWN_MINUTES",
+              "CNNKIT_ONSUBMIT_FEEDBACK_AT", "CNNKIT_GRADE_PORTS", "CNNKIT_GRADE_TIMEOUT")
 
 
 def _words(value):
@@ -39,6 +42,8 @@ class Settings:
     python_bin: str = "/opt/cnnkit-hub/venv/bin"  # the course's Python: hub/install.sh makes it
     grader_env: dict = field(default_factory=dict)
     exchange_kind: str = "folder"    # "folder": nbgrader's shared folder; "ngshare": the ngshare service
+    autograde: bool = True           # the on-submit autograding service (docs/onsubmit.md)
+    autograde_interval: float = 10.0  # seconds between its passes (collect, grade, release)
 
     # ---- derived names and places
     @property
@@ -87,6 +92,17 @@ class Settings:
         return self.home(self.grader) / ".ngshare"
 
     @property
+    def autograde_service(self):
+        """The on-submit autograding service's name (hub/jupyterhub_config.py)."""
+        return f"autograde-{self.course_id}"
+
+    @property
+    def autograde_url(self):
+        name = self.autograde_service
+        host = f"{name}--service.{self.hub_host}" if self.domain else self.hub_host
+        return f"http://{host}/services/{name}/"
+
+    @property
     def hub_host(self):
         return f"{self.domain or '127.0.0.1'}:{self.port}"
 
@@ -120,6 +136,10 @@ class Settings:
     @property
     def ngshare_port(self):
         return self.port + 4
+
+    @property
+    def autograde_port(self):
+        return self.port + 5
 
     def user_port(self, user):
         return self.port + 10 + self.users.index(user)
@@ -180,6 +200,8 @@ class Settings:
             grader_env={key: env[key] for key in GRADER_ENV if key in env},
             python_bin=str(Path(env.get("CNNKIT_HUB_ENV", "/opt/cnnkit-hub/venv")) / "bin"),
             exchange_kind=env.get("CNNKIT_HUB_EXCHANGE", default.exchange_kind),
+            autograde=env.get("CNNKIT_HUB_AUTOGRADE", "on").strip().lower() not in ("off", "0", "no", "false"),
+            autograde_interval=float(env.get("CNNKIT_HUB_AUTOGRADE_INTERVAL", default.autograde_interval)),
         )
 
     @classmethod

@@ -35,8 +35,8 @@ Why killed at any point and restarted, each submission is graded once and releas
 - A row superseded while it was graded cannot be finished (it is no longer ``grading``), and
   a finished row with a newer submission in the ledger is never released.
 
-``run`` is what a JupyterHub-managed service will call later; ``python -m cnnkit_tools.onsubmit``
-is the same loop from a shell.
+``run`` is what the hub's managed service calls (``web.py``, in a thread beside its pages);
+``python -m cnnkit_tools.onsubmit`` is the same loop from a shell.
 """
 
 import sys
@@ -221,10 +221,12 @@ class Service:
         self.bind.dispose()
 
 
-def run(course_dir, assignment, once=False, interval=10.0, stop=None, **options):
+def run(course_dir, assignment, once=False, interval=10.0, stop=None, after_step=None, **options):
     """Run the service: recover, then a pass every ``interval`` seconds until ``stop`` (a
     threading.Event) is set; ``once``: one pass that grades everything queued, then return.
-    ``options``: Service's (policy, workers, scheduler, tls_files, insecure_plain_tcp)."""
+    ``after_step()``, if given, runs after each pass (the hub's service gives files it made
+    back to the course's account). ``options``: Service's (policy, workers, scheduler,
+    tls_files, insecure_plain_tcp)."""
     stop = stop or threading.Event()
     service = Service(course_dir, assignment, **options)
     try:
@@ -234,6 +236,8 @@ def run(course_dir, assignment, once=False, interval=10.0, stop=None, **options)
         while True:
             started = time.monotonic()
             service.step(drain=once)
+            if after_step:
+                after_step()
             if once or stop.wait(max(0.0, interval - (time.monotonic() - started))):
                 return service
     finally:

@@ -29,7 +29,7 @@ PORT = 18070  # this hub takes 18070-18074 and 18080-18082
 
 @pytest.fixture(scope="module")
 def ngshare_hub(artifacts):
-    with course_hub(artifacts, "ngshare-hub", port=PORT, course_id="cnnkit-ngshare", exchange_kind="ngshare",
+    with course_hub(artifacts, "ngshare-hub", port=PORT, course_id="cnnkit-ngshare", exchange_kind="ngshare", autograde=False,
                     instructors=("ngshare-teacher",), students=("ngshare-student1", "ngshare-student2")) as running:
         yield running
 

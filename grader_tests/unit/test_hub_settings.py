@@ -8,9 +8,10 @@ from hub import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"CNNKIT_[A-Z0-9_]*[A-Z0-9]")
-# Everything that runs when the grader service grades: nbgrader's config files, the grader and
-# the package the sandboxed notebook imports.
-GRADER_CODE = ["nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py", "cnnkit_grader", "cnnkit"]
+# Everything that runs when the grader or autograding service grades: nbgrader's config files,
+# the grader, the package the sandboxed notebook imports, and the on-submit loop and its pool.
+GRADER_CODE = ["nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py", "cnnkit_grader", "cnnkit",
+               "cnnkit_tools/onsubmit", "cnnkit_tools/grade"]
 
 
 def names_in(path):

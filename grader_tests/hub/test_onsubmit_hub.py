@@ -1,0 +1,255 @@
+"""Grading on submit on a real course hub: the autograding service, its pages, its limits.
+
+A hub of its own (``running.course_hub``, ports 18090-18095 and 18100-18102), started by the
+kit's code with the smoke budget, one graded attempt per student per day, no cool-down and a
+2 s pass: ``./kit hub start`` runs ``autograde-<course>`` beside the formgrader. The
+instructor releases the assignment; two students fetch and submit through their own servers
+(nbgrader's endpoints, as JupyterLab's Assignments tab calls them): the reference and a
+partly wrong notebook. In headless Chromium each student logs in to the service's page
+through the hub's OAuth and watches their submission go from the queue to graded; each then
+fetches their own feedback as JupyterLab's tab does, with their own score, and the test
+prints the submit-to-feedback times (the limit: 3 minutes). A second submission is refused
+by the daily limit, with its message on the page. Neither student can read the other's rows
+through the page or the API; a request without a login is sent to the hub's login or refused.
+"""
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnkit_tools import samples as sample_submissions
+from cnnkit_tools import submissions
+
+from conftest import Browser  # grader_tests/hub/conftest.py
+from people import Person, session  # grader_tests/hub/people.py
+from running import course_hub  # grader_tests/hub/running.py
+
+pytestmark = [pytest.mark.hub, pytest.mark.onsubmit, pytest.mark.incremental]
+
+ASSIGNMENT = submissions.ASSIGNMENT
+PORT = 18090  # this hub takes 18090-18095 and 18100-18102
+LIMIT_SECONDS = 180
+POLICY = {"CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY": "1", "CNNKIT_ONSUBMIT_COOLDOWN_MINUTES": "0",
+          "CNNKIT_GRADE_PORTS": "18190-18209"}  # the service's local pool, apart from other tests'
+
+
+@pytest.fixture(scope="module")
+def autograde_hub(artifacts):
+    with course_hub(artifacts, "onsubmit-hub", port=PORT, course_id="cnnkit-onsubmit", autograde_interval=2.0,
+                    grader_env=POLICY, instructors=("onsub-teacher",),
+                    students=("onsub-student1", "onsub-student2")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def cast(autograde_hub):
+    settings, passwords = autograde_hub
+    people = {name: Person(settings, name, passwords[name]).login() for name in settings.users}
+    return settings, passwords, people[settings.instructors[0]], [people[name] for name in settings.students]
+
+
+@pytest.fixture(scope="module")
+def loop():
+    return {}
+
+
+@pytest.fixture(scope="module")
+def pages(playwright, autograde_hub, artifacts):
+    """pages(name) -> that person's Chromium, logged in to the service's page through the hub's OAuth."""
+    settings, passwords = autograde_hub
+    made = {}
+
+    def get(name):
+        if name not in made:
+            browser = Browser(playwright, settings, name, passwords[name], artifacts)
+            page = browser.page
+            page.goto(settings.autograde_url)  # no login yet: the hub's login page
+            page.fill("#username_input", name)
+            page.fill("#password_input", passwords[name])
+            page.click("#login_submit")
+            page.wait_for_url(f"{settings.autograde_url}**")
+            made[name] = browser
+        return made[name]
+
+    yield get
+    for browser in made.values():
+        browser.close()
+
+
+def shoot(browser, name):
+    """A screenshot of the person's page, its path printed (the hub conftest's summary lists its own)."""
+    path = browser.screenshot(name)
+    print(f"\nscreenshot: {path}")
+    return path
+
+
+def ok(response):
+    assert response.status_code == 200, f"{response.status_code}: {response.text[:2000]}"
+    body = response.json()
+    if isinstance(body, dict) and "success" in body:
+        assert body["success"], (body.get("error") or body.get("value") or body, str(body.get("log", ""))[-4000:])
+    return body
+
+
+def course_args(settings):
+    return {"course_id": settings.course_id, "assignment_id": ASSIGNMENT}
+
+
+def service(person, path, **kwargs):
+    return person.http.get(f"{person.settings.autograde_url}{path}", timeout=60, **kwargs)
+
+
+def mine(person):
+    return ok(service(person, "api/submissions"))
+
+
+def _environ(pid):
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return []
+
+
+def test_the_autograding_service_runs_as_root_behind_the_hubs_login(cast):
+    settings, _, teacher, students = cast
+    services = teacher.hub_api("GET", "services").json()
+    assert settings.autograde_service in services, services
+    marker = f"JUPYTERHUB_SERVICE_NAME={settings.autograde_service}".encode()
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and marker in _environ(p.name)]
+    assert pids, "the autograding service's process is not running"
+    uids = {Path(f"/proc/{pid}/status").read_text().split("Uid:\t")[1].split()[0] for pid in pids}
+    assert uids == {"0"}, f"the autograding service should run as root (the sandbox's slots): {uids}"
+    anonymous = session()
+    page = anonymous.get(settings.autograde_url, allow_redirects=False, timeout=60)
+    assert page.status_code == 302 and "/hub/api/oauth2/authorize" in page.headers["Location"], page.status_code
+    assert anonymous.get(f"{settings.autograde_url}api/submissions", timeout=60).status_code == 403
+    for student in students:
+        view = mine(student)
+        assert (view["student"], view["submissions"], view["attempts_left"]) == (student.name, [], 1), view
+
+
+def test_students_submit_the_reference_and_a_partly_wrong_notebook(cast, loop):
+    settings, _, teacher, (first, second) = cast
+    ok(teacher.formgrader("POST", f"assignment/{ASSIGNMENT}/release"))
+    samples = sample_submissions.samples(settings.course_dir)
+    work = {first: samples["reference"], second: samples["partly_wrong"]}
+    for student in work:
+        student.start_server()
+    for student, solution in work.items():
+        fetched = ok(student.server("POST", "assignments/fetch", data=course_args(settings)))["value"]
+        [assignment] = [a for a in fetched if a["assignment_id"] == ASSIGNMENT and a["status"] == "fetched"]
+        path = assignment["notebooks"][0]["path"]
+        saved = student.server("PUT", f"api/contents/{path}", json={"type": "notebook", "format": "json",
+                                                                     "content": solution})
+        assert saved.status_code == 200, saved.text
+    for student in work:  # both at once, as a class would
+        ok(student.server("POST", "assignments/submit", data=course_args(settings)))
+        loop.setdefault("submitted", {})[student.name] = time.monotonic()
+
+
+def _feedback(student, settings):
+    """(score, out of) in the student's newest fetched feedback, or None (fetched as JupyterLab's tab does)."""
+    after = ok(student.server("POST", "assignments/fetch_feedback", data=course_args(settings)))["value"]
+    for assignment in after:
+        for submission in sorted(assignment.get("submissions", []), key=lambda s: s["timestamp"], reverse=True):
+            if assignment["assignment_id"] == ASSIGNMENT and submission.get("has_local_feedback"):
+                html = student.server("GET", f"api/contents/{submission['local_feedback_path']}/{ASSIGNMENT}.html"
+                                      ).json()["content"]
+                found = re.search(r"Score: ([\d.]+) / ([\d.]+)", html)
+                return (float(found.group(1)), float(found.group(2))) if found else None
+    return None
+
+
+def test_each_student_watches_their_state_change_then_reads_their_own_feedback_in_time(cast, loop, pages):
+    settings, _, _, students = cast
+    seen = {s.name: [] for s in students}
+    browsers = {s.name: pages(s.name) for s in students}
+    shot_waiting = set()
+    done = {}
+    deadline = max(loop["submitted"].values()) + LIMIT_SECONDS
+    while len(done) < len(students) and time.monotonic() < deadline:
+        for student in students:
+            if student.name in done:
+                continue
+            [row, *_] = mine(student)["submissions"] or [None]
+            state = row and row["state"]
+            if state and (not seen[student.name] or seen[student.name][-1] != state):
+                seen[student.name].append(state)
+            browser = browsers[student.name]
+            if state in ("queued", "grading") and student.name not in shot_waiting:
+                browser.page.reload()
+                browser.page.locator(f".state-{state}").first.wait_for()
+                shoot(browser, f"onsubmit-01-{student.name}-{state}.png")
+                shot_waiting.add(student.name)
+            if row and row["released_at"]:
+                score = _feedback(student, settings)
+                if score:
+                    done[student.name] = (time.monotonic() - loop["submitted"][student.name], score, row)
+        time.sleep(1)
+    for name, (seconds, score, row) in done.items():
+        print(f"\n{name}: submit to feedback {seconds:.0f} s (score {score[0]:g} / {score[1]:g}; ledger phases "
+              f"{row['phases']}; states seen {' -> '.join(seen[name])})")
+    assert len(done) == len(students), f"no feedback within {LIMIT_SECONDS} s for {set(seen) - set(done)}: {seen}"
+    first, second = students
+    assert done[first.name][1][0] > done[second.name][1][0], "the partly wrong notebook scored as high as the reference"
+    for student in students:
+        seconds, score, row = done[student.name]
+        assert seconds <= LIMIT_SECONDS
+        assert (row["score"], row["max_score"]) == score, (row, score)  # the page and the feedback agree
+        assert seen[student.name][-1] == "graded" and len(seen[student.name]) >= 2, seen  # it changed on the way
+        page = browsers[student.name].page
+        page.reload()
+        text = page.locator("#content").inner_text()
+        assert "feedback released" in text and f"{score[0]:g} / {score[1]:g}" in text, text
+        assert all(other.name not in text for other in students if other is not student)
+        shoot(browsers[student.name], f"onsubmit-02-{student.name}-graded.png")
+    loop["graded"] = {name: value[1] for name, value in done.items()}
+
+
+def test_a_submission_beyond_the_daily_limit_is_refused_with_a_clear_message(cast, pages):
+    settings, _, _, (first, _) = cast
+    ok(first.server("POST", "assignments/submit", data=course_args(settings)))
+    deadline = time.monotonic() + 60
+    while True:
+        newest = mine(first)["submissions"][0]
+        if newest["state"] == "refused" or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert newest["state"] == "refused", newest
+    assert "Not graded: you have used 1 of your 1 graded attempt in the last 24 hours" in newest["message"]
+    assert mine(first)["attempts_left"] == 0
+    browser = pages(first.name)
+    browser.page.reload()
+    browser.page.locator(".state-refused").first.wait_for()
+    text = browser.page.locator("#content").inner_text()
+    assert "Not graded: you have used 1 of your 1 graded attempt" in text and "Submit again from" in text
+    assert browser.page.locator("#attempts-left").inner_text() == "0"
+    shoot(browser, f"onsubmit-03-{first.name}-refused.png")
+
+
+def test_no_student_reads_anothers_rows_and_the_instructor_sees_the_queue(cast, pages):
+    settings, _, teacher, (first, second) = cast
+    for me, other in ((first, second), (second, first)):
+        assert service(me, f"api/submissions/{other.name}").status_code == 403
+        assert service(me, f"students/{other.name}").status_code == 403
+        assert service(me, "api/queue").status_code == 403
+        assert service(me, "queue").status_code == 403
+        assert other.name not in service(me, "api/submissions").text
+        assert other.name not in service(me, "").text
+    queue = ok(service(teacher, "api/queue"))
+    assert {e["student"] for e in queue["recent"]} == {first.name, second.name}
+    assert queue["counts"]["graded"] + queue["counts"]["fault"] == 2 and queue["counts"]["refused"] == 1
+    assert ok(service(teacher, f"api/submissions/{first.name}"))["student"] == first.name
+
+    browser = pages(first.name)
+    browser.page.goto(f"{settings.autograde_url}students/{second.name}")
+    assert "403" in browser.page.locator("body").inner_text()
+    shoot(browser, f"onsubmit-04-{first.name}-denied-others-page.png")
+    teacher_page = pages(teacher.name)
+    teacher_page.page.goto(f"{settings.autograde_url}queue")
+    teacher_page.page.locator("#throughput").wait_for()
+    text = teacher_page.page.locator("#content").inner_text()
+    assert first.name in text and second.name in text and "Recent outcomes" in text
+    shoot(teacher_page, "onsubmit-05-instructor-queue.png")

@@ -1,0 +1,63 @@
+"""What the on-submit service's pages show, from the ledger: a student's view holds their own
+rows only; places in the queue and ETAs follow the service's batches; attempts left follow
+the policy's 24 hours; the instructor's view has the queue, throughput and faults."""
+
+import pytest
+
+from cnnkit_tools.onsubmit import board, ledger, policy
+
+A = "cnn"
+T = "2026-11-20T09:{:02d}:00+00:00"
+
+
+@pytest.fixture
+def bind(tmp_path):
+    engine = ledger.engine(f"sqlite:///{tmp_path / 'gradebook.db'}")
+    ledger.ensure(engine)
+    yield engine
+    engine.dispose()
+
+
+def graded(bind, student, minute, seconds):
+    """A submission of ``student`` at minute, graded in ``seconds`` and released 10 s later."""
+    row, _ = ledger.enqueue(bind, A, student, T.format(minute), at=T.format(minute))
+    start = ledger.parse(T.format(minute + 1))
+    ledger.claim(bind, row.id, at=ledger.iso(start))
+    end = start.replace(second=seconds % 60, minute=start.minute + seconds // 60)
+    ledger.finish(bind, row.id, "graded", 7.0, 10.0, at=ledger.iso(end))
+    ledger.mark_released(bind, row.id, at=ledger.iso(end.replace(second=end.second + 10)))
+    return row
+
+
+def test_a_students_view_holds_their_rows_only_with_places_etas_and_attempts_left(bind):
+    graded(bind, "ana", 0, 60)
+    graded(bind, "ben", 2, 120)           # mean grading: 90 s, release 10 s
+    for student, minute in (("cat", 10), ("dan", 11), ("ana", 12)):
+        ledger.enqueue(bind, A, student, T.format(minute), at=T.format(minute))
+    rows = ledger.rows(bind, A)
+    rules = policy.Policy(attempts_per_day=3, cooldown_minutes=0)
+    view = board.mine(rows, "ana", rules, workers=2, at=T.format(13))
+    assert {s["timestamp"][11:16] for s in view["submissions"]} == {"09:00", "09:12"}
+    newest, first = view["submissions"]
+    assert (newest["state"], newest["place"], newest["eta_seconds"]) == ("queued", 3, 2 * 90 + 10)
+    assert (first["state"], first["score"], first["place"]) == ("graded", 7.0, None)
+    assert view["attempts_left"] == 2 and view["queue_length"] == 3
+    assert "ben" not in repr(view) and "cat" not in repr(view)
+    assert board.mine(rows, "ana", rules, workers=2, at="2026-11-21T09:01:00+00:00")["attempts_left"] == 3
+    assert board.mine(rows, "ana", policy.Policy(attempts_per_day=0), workers=2)["attempts_left"] is None
+
+
+def test_a_grading_row_counts_down_and_the_instructor_sees_the_course(bind):
+    graded(bind, "ana", 0, 100)
+    row, _ = ledger.enqueue(bind, A, "ben", T.format(5), at=T.format(5))
+    ledger.claim(bind, row.id, at=T.format(6))
+    bad, _ = ledger.enqueue(bind, A, "cat", T.format(7), at=T.format(7))
+    ledger.claim(bind, bad.id, at=T.format(7))
+    ledger.finish(bind, bad.id, "fault", 2.0, 10.0, message="no", at=T.format(8))
+    rows = ledger.rows(bind, A)
+    (place, eta) = board.etas(rows, 1, at="2026-11-20T09:06:30+00:00")[row.id]
+    assert place == 0 and eta == pytest.approx((100 + 60) / 2 - 30 + 10)
+    view = board.course(rows, policy.Policy(), workers=1, at=T.format(9))
+    assert [e["student"] for e in view["grading"]] == ["ben"]
+    assert [e["student"] for e in view["faults"]] == ["cat"]
+    assert view["throughput"]["graded_last_hour"] == 2 and view["counts"]["grading"] == 1
