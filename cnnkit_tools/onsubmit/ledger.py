@@ -203,15 +203,23 @@ def claim(bind, row_id, at=None):
 
 
 def claim_queued(bind, assignment, limit=None, at=None):
-    """Claim up to ``limit`` queued rows of the assignment, first queued first; return them."""
-    claimed = []
+    """Claim up to ``limit`` queued rows of the assignment, first queued first, in one
+    transaction (a page never shows half a batch claimed, whose ETA would then be a batch
+    late); return them. Each row still moves only from ``queued``, so two claimers cannot
+    both get one."""
+    at = at or now()
     queued = sorted(rows(bind, assignment, states=("queued",)), key=lambda r: (r.queued_at, r.id))
-    for row in queued:
-        if limit is not None and len(claimed) >= limit:
-            break
-        if claim(bind, row.id, at):
-            claimed.append(get(bind, row.id))
-    return claimed
+    won = []
+    with bind.begin() as connection:
+        for row in queued:
+            if limit is not None and len(won) >= limit:
+                break
+            done = connection.execute(submission_table.update()
+                                      .where((_c.id == row.id) & (_c.state == "queued"))
+                                      .values(state="grading", started_at=at, attempts=_c.attempts + 1))
+            if done.rowcount == 1:
+                won.append(row.id)
+    return [get(bind, row_id) for row_id in won]
 
 
 def finish(bind, row_id, state, score=None, max_score=None, message=None, at=None):
