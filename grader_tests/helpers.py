@@ -1,5 +1,8 @@
 """Helpers the fast and slow tiers share."""
 
+import json
+import re
+
 from bs4 import BeautifulSoup
 
 
@@ -33,3 +36,28 @@ def active_markup(html):
             if name.lower().startswith("on") or compact.startswith(SCHEMES):
                 found.append((tag.name, f"{name}={value[:80]}"))
     return found
+
+
+def feedback_digest(html):
+    """What a student reads of their feedback page, for a golden file: the notebook's score, then
+    each graded cell's score, docstring and what it printed (the execution count dropped, and
+    figures that vary from run to run, percentages and long decimals, masked)."""
+    soup = BeautifulSoup(html, "html.parser")
+    lines = [re.search(r"Score: [\d.]+ / [\d.]+", soup.find(class_="panel-heading").get_text()).group(0)]
+    for label in soup.find_all(class_="nbgrader-label"):
+        if label.get_text(strip=True).startswith("Grade cell:"):
+            text = label.find_parent(class_="cell").get_text(" ", strip=True)
+            text = re.sub(r"^In\s*\[\d*\]:\s*", "", text)
+            text = re.sub(r"\d+\.\d+%", "#%", text)
+            lines.append(re.sub(r"\d+\.\d{3,}", "#", text))
+    return "\n".join(lines) + "\n"
+
+
+def grading_record_digest(nb):
+    """The autograded notebook's grading record (``metadata.cnnkit``) for a golden file: every
+    field, with times and the phases' durations left out (they vary from run to run)."""
+    record = dict(nb.metadata["cnnkit"])
+    for key in ("seconds", "started_at"):
+        record.pop(key, None)
+    record["phases"] = [phase["phase"] for phase in record.get("phases", [])]
+    return json.dumps(record, indent=1, sort_keys=True) + "\n"

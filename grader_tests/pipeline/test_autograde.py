@@ -11,6 +11,7 @@ from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import mutation_report, mutations, variants
 
 from courses import RELEASE, graded_cells
+from helpers import feedback_digest, grading_record_digest
 
 CELLS = graded_cells(submissions.read(RELEASE))
 CELLS_ORDER = list(CELLS)
@@ -69,6 +70,18 @@ def test_feedback_tells_what_to_fix_without_data_paths(smoke_course, cifar_dir):
     assert "use sparse categorical cross-entropy" in html
     assert "Held-out accuracy not scored" in html  # the mistake is charged once, and said so
     assert str(cifar_dir) not in html
+
+
+def test_reference_feedback_page_matches_its_golden(smoke_course, golden):
+    """The page a student with a correct notebook reads: its score, and each graded cell's."""
+    course.generate_feedback(smoke_course, "reference")
+    golden("feedback_reference.txt", feedback_digest(course.feedback_html(smoke_course, "reference").read_text()))
+
+
+def test_reference_grading_record_matches_its_golden(smoke_course, golden):
+    """The record grading leaves in the autograded notebook: outcome, budget, threshold, phases."""
+    autograded = submissions.read(course.autograded_notebook(smoke_course, "reference"))
+    golden("grading_record_reference.json", grading_record_digest(autograded))
 
 
 def test_untrained_model_feedback_names_the_fix(smoke_course):
