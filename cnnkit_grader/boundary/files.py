@@ -307,3 +307,34 @@ def remove_tree(path, log=None):
             log.error("could not remove %s; remove it by hand", path)
         return False
     return True
+
+
+def process_folder(prefix, log=None):
+    """A new 0700 folder in the temporary folder, named after this process
+    (``PREFIX<pid>-XXXX``), after removing the folders of that prefix whose process is gone: a
+    grading killed mid-way (a SIGKILLed service, a dead worker) runs no clean-up of its own.
+
+    Only the grader's own folders are swept: never a link, nor anything another account made
+    under that name in the shared temporary folder."""
+    import tempfile
+
+    for stale in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        try:
+            info = os.lstat(stale)
+        except OSError:
+            continue
+        if (pid.isdigit() and stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+                and not _alive(int(pid))):
+            remove_tree(stale, log)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

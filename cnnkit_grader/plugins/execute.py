@@ -28,7 +28,6 @@ import contextlib
 import os
 import re
 import secrets
-import tempfile
 import time
 from pathlib import Path
 
@@ -134,7 +133,7 @@ class GuardedExecute(CappedOutputs, Execute):
         self.reset_caps()
         self._handed = {}             # answer -> True once the kernel handed it over for good
         self._last_handover = None    # no answer cell ran since this answer was handed over
-        self._answers = Path(tempfile.mkdtemp(prefix="cnnkit-answers-"))
+        self._answers = files.process_folder("cnnkit-answers-", self.log)
         self._parts = part_of_cells(nb)
         self._setup = set(preflight.setup_cells(nb))  # the instructor's cells before any student code
         intake = dict(nb.metadata.get("cnnkit", {}))

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import dask
 from distributed.diagnostics.plugin import WorkerPlugin
 
+from cnnkit_grader.boundary import files
+
 from . import clustercheck, task, tls
 
 ALLOWED_FAILURES = 1
@@ -119,9 +121,8 @@ class Engine:
     def _private_scratch(self):
         """Dask's scratch space (worker folders, lock files) in a 0700 folder of this batch's,
         not the shared, world-listable /tmp/dask-scratch-space; removed by close()."""
-        import tempfile
-
-        self._scratch = tempfile.mkdtemp(prefix="cnnkit-dask-")  # mkdtemp makes it 0700
+        # 0700, and swept by the next engine if this process is killed
+        self._scratch = str(files.process_folder("cnnkit-dask-"))
         return self._scratch
 
     def _close_http(self):

@@ -456,3 +456,30 @@ def test_what_a_killed_grading_left_in_its_slot_is_removed_by_the_slots_next_hol
         for stale in left.values():
             subprocess.run(["umount", "-l", str(stale / "cnnkit-work-x")], capture_output=True)
             subprocess.run(["rm", "-rf", "--one-file-system", str(stale)], capture_output=True)
+
+
+def test_a_killed_gradings_folders_are_swept_by_the_next_and_nothing_else_is(tmp_path, monkeypatch):
+    """The hand-over folder of a grading and the pool's scratch are named after their process;
+    the next one removes those whose process is gone (a SIGKILLed service left them before),
+    never a live process's, a link, or a folder another account made under that name."""
+    import subprocess
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = tmp_path / f"cnnkit-answers-{gone.pid}-abc"
+    (dead / "saved").mkdir(parents=True)
+    live = tmp_path / f"cnnkit-answers-{os.getppid()}-def"
+    live.mkdir()
+    target = tmp_path / "precious"
+    target.mkdir()
+    link = tmp_path / f"cnnkit-answers-{gone.pid}-lnk"
+    link.symlink_to(target)
+    theirs = tmp_path / f"cnnkit-answers-{gone.pid}-xyz"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    made = files.process_folder("cnnkit-answers-")
+    assert made.name.startswith(f"cnnkit-answers-{os.getpid()}-") and oct(made.stat().st_mode & 0o777) == "0o700"
+    assert not dead.exists()
+    assert live.exists() and link.is_symlink() and target.exists() and theirs.exists()
