@@ -93,7 +93,8 @@ def measure_asks(paths):
 def probe_sets(inputs, arrays):
     """What the measurement needs of Part E's call: the fresh seed the probe built the lesson's
     network from, and the uint8 images (with labels) it passed to ``train`` and validated on."""
-    return {"seed": inputs["seed"], "train": (arrays["train_images"], arrays["train_labels"]),
+    return {"seed": inputs["seed"], "call": (inputs["training"]["epochs"], inputs["training"]["batch_size"]),
+            "train": (arrays["train_images"], arrays["train_labels"]),
             "val": (arrays["val_images"], arrays["val_labels"])}
 
 
@@ -155,7 +156,7 @@ class Evaluator:
                      probe_images=probe["val"][0], probe_labels=probe["val"][1],
                      start_images=probe["train"][0], start_labels=probe["train"][1], heldout_images=heldout_images)
             request = {"models": {alias: asks.get(name, {}) for name, alias in accepted.items()},
-                       "start_seed": probe["seed"]}
+                       "start_seed": probe["seed"], "start_call": list(probe["call"])}
             tmp = self.folder / ".request.json"
             tmp.write_text(json.dumps(request))
             sandbox.give(self.folder, self.slot)

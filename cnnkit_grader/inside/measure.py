@@ -72,30 +72,43 @@ def fresh_val_loss(model, val):
 _STARTS = {}
 
 
-def start_loss(seed, images, labels):
-    """The loss, on the images Part E's ``train`` was given, of the network the probe gave it, as
-    it was before training: ``lesson.compiled(seed)``, rebuilt here from the same seed."""
+def digest(model):
+    """A digest of a model's weights: two models share it only if every weight is the same."""
+    import numpy as np
+
+    found = hashlib.sha256()
+    for weight in model.get_weights():
+        found.update(np.ascontiguousarray(weight).tobytes())
+    return found.hexdigest()
+
+
+def start_figures(seed, images, labels, call=None):
+    """What the network the probe gave Part E's ``train`` was before training, rebuilt here from
+    the same seed (``lesson.compiled(seed)``): its loss on the images ``train`` was given and its
+    weights' digest; and, with ``call`` = (epochs, batch_size), its loss on them after the
+    lesson's own ``train`` (``fit``) on them: on a few images, fit can end no lower than it began."""
     from cnnkit_grader.inside import lesson
 
-    key = (seed, id(images))
+    key = (seed, id(images), tuple(call or ()))
     if key not in _STARTS:
-        _STARTS[key] = val_loss(lesson.compiled(seed), images, labels)
+        model = lesson.compiled(seed)
+        found = {"start_loss": val_loss(model, images, labels), "start_weights": digest(model)}
+        if call:
+            epochs, batch_size = call
+            model.fit(scaled(images), labels, epochs=epochs, batch_size=batch_size, verbose=0)
+            found["lesson_train_loss"] = val_loss(model, images, labels)
+        _STARTS[key] = found
     return _STARTS[key]
 
 
 def measure(model, val=None, heldout=None, baseline=False, start=None):
     """Figures of one loaded model; ``val`` = (uint8 images, labels); ``heldout`` = uint8 images;
     ``baseline``: also the validation loss of a fresh initialisation, to tell training from none;
-    ``start`` = (seed, (uint8 images, labels)): also the model's loss on those images
-    (``train_loss``) and that of the lesson's network initialised from ``seed`` (``start_loss``)."""
-    import numpy as np
-
-    digest = hashlib.sha256()
-    for weight in model.get_weights():
-        digest.update(np.ascontiguousarray(weight).tobytes())
+    ``start`` = (seed, (uint8 images, labels)[, (epochs, batch_size)]): also the model's loss on
+    those images (``train_loss``) and ``start_figures`` for them."""
     result = {"params": int(model.count_params()),
               "input_shape": list(model.input_shape), "output_shape": list(model.output_shape),
-              "weights": digest.hexdigest()}
+              "weights": digest(model)}
     optimizer = getattr(model, "optimizer", None)
     result["steps"] = int(optimizer.iterations.numpy()) if optimizer is not None else 0
     if val is not None and getattr(model, "loss", None) is not None:
@@ -109,10 +122,10 @@ def measure(model, val=None, heldout=None, baseline=False, start=None):
             except Exception as err:  # noqa: BLE001 - compile settings the lesson's network cannot take
                 result["fresh_val_loss_error"] = f"{type(err).__name__}: {str(err)[:300]}"
     if start is not None and getattr(model, "loss", None) is not None:
-        seed, (images, labels) = start
+        seed, (images, labels), *call = start
         try:
             result["train_loss"] = val_loss(model, images, labels)
-            result["start_loss"] = start_loss(seed, images, labels)
+            result.update(start_figures(seed, images, labels, call[0] if call else None))
         except Exception as err:  # noqa: BLE001 - a loss that cannot take these labels
             result["train_loss_error"] = f"{type(err).__name__}: {str(err)[:300]}"
     if heldout is not None:
@@ -146,8 +159,8 @@ def main(folder, wait=0):
             val = (arrays[f"{asked['val']}_images"], arrays[f"{asked['val']}_labels"]) if asked.get("val") else None
             try:
                 model = keras.saving.load_model(folder / f"{name}.keras", safe_mode=True)
-                start = ((request["start_seed"], (arrays["start_images"], arrays["start_labels"]))
-                         if asked.get("start") else None)
+                start = ((request["start_seed"], (arrays["start_images"], arrays["start_labels"]),
+                          tuple(request["start_call"])) if asked.get("start") else None)
                 results[name] = measure(model, val, arrays["heldout_images"] if asked.get("predict") else None,
                                         baseline=bool(asked.get("baseline")), start=start)
             except Exception as err:  # noqa: BLE001 - report, per model, why it did not load

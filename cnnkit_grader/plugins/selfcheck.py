@@ -73,7 +73,7 @@ def measure_here(paths, models, asks, budget, probe):
             models[name].measured = inside_measure.measure(
                 model, sets.get(asked.get("val")), heldout_images if asked.get("predict") else None,
                 baseline=bool(asked.get("baseline")),
-                start=(probe["seed"], probe["train"]) if asked.get("start") else None)
+                start=(probe["seed"], probe["train"], probe["call"]) if asked.get("start") else None)
         except Exception as err:  # noqa: BLE001 - as the sandboxed measurement reports it
             models[name].measured = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
 
