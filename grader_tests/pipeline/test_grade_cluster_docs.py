@@ -175,7 +175,7 @@ def test_a_scheduler_without_the_kit_and_a_mismatched_worker_are_refused(tmp_pat
     for package in ("cnnkit", "cnnkit_grader", "cnnkit_tools"):
         shutil.copytree(KIT / package, other / package, ignore=shutil.ignore_patterns("__pycache__"))
     (other / ".venv").symlink_to(KIT / ".venv")
-    rules = other / "cnnkit_grader" / "rules.py"
+    rules = other / "cnnkit_grader" / "judge" / "rules.py"
     rules.write_text(rules.read_text() + "\n# an older checkout\n")
     scheduler = [line for line in sections["on the scheduler's machine"] if not line.startswith("export PYTHONPATH")]
     scheduler.insert(0, f"export PATH={KIT}/.venv/bin:$PATH")
