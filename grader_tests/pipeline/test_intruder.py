@@ -148,6 +148,21 @@ def _grader_paths(pid, tops, before, most=3000):
     return found
 
 
+def _wait_for_fresh_tmp(grading, seconds=60):
+    """Block until the grading's namespace has its own /tmp and /dev/shm. Until unshare has run
+    and mounted them, /proc/PID/ns/mnt is still the machine's: an intruder let in then would
+    walk the host's /tmp, full of files that are nobody's grading (a CI run caught this)."""
+    deadline = time.monotonic() + seconds
+    while grading.poll() is None and time.monotonic() < deadline:
+        try:
+            if "cnnkit-intruder-shm" in Path(f"/proc/{grading.pid}/mountinfo").read_text():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    assert grading.poll() is not None, "the grading's namespace never got its own /tmp"
+
+
 def test_another_account_reaches_nothing_the_grader_makes(intruder, hub_course):
     uid, gid = intruder
     parent, directory, students = hub_course
@@ -172,6 +187,7 @@ def test_another_account_reaches_nothing_the_grader_makes(intruder, hub_course):
     polls, seen, tried, got = 0, set(), 0, []
     known = []
     try:
+        _wait_for_fresh_tmp(grading)
         while grading.poll() is None:
             job = {"watch": list(PRIVATE + SHARED) + [str(directory)], "shared": list(SHARED),
                    "before": sorted(before), "known": known, "secret": list(SECRET_SUFFIXES)}
