@@ -4,18 +4,23 @@
     python -m cnnkit_tools.bench --class N [...]     (a class: cnnkit_tools.grade.bench)
     python -m cnnkit_tools.bench --on-submit N [...] (grading on submit: cnnkit_tools.onsubmit.bench)
 
-1. Autogrades the reference with the real grading budget (``nbgrader autograde``), timing the
-   wall clock and sampling the peak resident memory of the student's kernel, the probe and the
-   measurement every 0.2 s; prints every phase the pipeline recorded.
-2. Autogrades the untouched release (it trains nothing) the same way.
-3. Times the dropout model's training inside grading against a bare ``model.fit`` on the same
-   data, side by side, N pairs, as a ratio: both read Keras's own per-epoch ms/step.
-4. Runs the solved source notebook top to bottom on a fresh kernel with the student budget,
-   with its kernel's peak memory.
+Side by side, in one run (``--pairs N`` repeats it; medians are reported):
+
+1. The training the grading budget needs, done bare in a fresh process (``fitbench``): with the
+   kit's settings for TensorFlow, and with Keras's and TensorFlow's defaults.
+2. The reference autograded with the real grading budget (``nbgrader autograde``): wall clock,
+   the peak resident memory of the student's kernel, the probe and the measurement (sampled
+   every 0.2 s), and every phase the pipeline recorded.
+3. The untouched release autograded the same way.
+4. The solved source notebook top to bottom on a fresh kernel with the student budget, with its
+   kernel's peak memory (``--skip-student`` skips it).
+
+It prints images/s against the ceiling numpy's sgemm sets on this machine, and ends with one
+line: ``bench: grading/bare-fit R1, kit-fit/keras-default-fit R2, untouched/reference R3,
+student kernel peak G GiB``.
 """
 
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
@@ -25,19 +30,11 @@ from pathlib import Path
 from cnnkit.budget import BUDGETS
 from cnnkit_grader.judge.thresholds import heldout_threshold
 
-from . import course, submissions
+from . import course, fitbench, submissions
 from .memory import PeakByMarker
 
 GIB = 1024 ** 3
 MARKERS = {"kernel": "ipykernel", "probe": "cnnkit_grader.inside.probe", "measure": "cnnkit_grader.inside.measure"}
-STEP = re.compile(r"(\d+)/\d+ - \S+ - (\d+)(ms|s)/step")
-
-
-def fit_seconds(text):
-    """Seconds of training that Keras's verbose=2 lines report (steps x time per step)."""
-    return sum(int(steps) * int(amount) / (1000 if unit == "ms" else 1) for steps, amount, unit in STEP.findall(text))
-
-
 def grade(workdir, student, nb):
     directory = course.copy_course(Path(workdir) / student)
     course.generate_release(directory)
@@ -53,38 +50,7 @@ def grade(workdir, student, nb):
 
 def dropout_fit_in_grading(graded_nb):
     cell = next(c for c in graded_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dropout")
-    return fit_seconds("".join(o.get("text", "") for o in cell.outputs))
-
-
-BARE_FIT = """
-import os, sys
-os.environ["CNNKIT_BUDGET"] = "grading"
-import keras
-from cnnkit import budget, data
-b = budget.current()
-(x, y), (vx, vy) = data.load_training_split(b.n_train, b.n_val, seed=b.seed)
-keras.utils.set_random_seed(b.seed)
-inputs = keras.Input((32, 32, 3))
-h = keras.layers.Conv2D(50, 3, activation="relu")(inputs)
-h = keras.layers.MaxPooling2D()(h)
-h = keras.layers.Conv2D(50, 3, activation="relu")(h)
-h = keras.layers.MaxPooling2D()(h)
-h = keras.layers.Conv2D(50, 3, activation="relu")(h)
-h = keras.layers.Dropout(0.2)(h)
-h = keras.layers.Dense(50, activation="relu")(keras.layers.Flatten()(h))
-model = keras.Model(inputs, keras.layers.Dense(10)(h))
-model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-model.fit(x, y, epochs=b.epochs, batch_size=b.batch_size, validation_data=(vx, vy), verbose=2)
-"""
-
-
-def bare_fit():
-    done = subprocess.run([sys.executable, "-c", BARE_FIT], capture_output=True, text=True,
-                          env=course.environment(TF_CPP_MIN_LOG_LEVEL=3))
-    printed = done.stdout + done.stderr
-    if done.returncode != 0 or not fit_seconds(printed):
-        raise RuntimeError("the bare fit failed:\n" + printed[-2000:])
-    return fit_seconds(printed)
+    return fitbench.fit_seconds("".join(o.get("text", "") for o in cell.outputs))
 
 
 def run_solved_notebook(workdir):
@@ -126,29 +92,48 @@ def main(argv=()):
     with tempfile.TemporaryDirectory(prefix="cnnkit-bench-") as workdir:
         print(f"grading budget: {grading.n_train} images x {grading.epochs} epochs "
               f"(threshold {heldout_threshold(grading.name)})", flush=True)
-        ratios = []
+        ceiling = fitbench.sgemm_gflops()
+        rows = []
         for pair in range(args.pairs):
-            bare = bare_fit()
+            # Side by side, in one run: the bare training with the kit's settings and with the
+            # defaults, then the reference's whole autograde and the untouched release's.
+            kit = fitbench.bare(grading.name, fitbench.kit_env())
+            default = fitbench.bare(grading.name, fitbench.default_env())
             ref = grade(Path(workdir) / f"pair{pair}", "reference", submissions.reference(source, release))
+            blank = grade(Path(workdir) / f"pair{pair}", "untouched", submissions.read(release))
             inside = dropout_fit_in_grading(ref["nb"])
-            ratios.append(inside / bare if bare else float("nan"))
-            print(f"pair {pair + 1}: dropout model's fit {inside:.1f} s in grading, {bare:.1f} s bare "
-                  f"(ratio {ratios[-1]:.3f}); autograde {ref['seconds']:.1f} s", flush=True)
+            rows.append({"r1": ref["seconds"] / kit["seconds"], "r2": kit["seconds"] / default["seconds"],
+                         "r3": blank["seconds"] / ref["seconds"],
+                         "fit": inside / kit["dropout_keras_seconds"], "kit": kit})
+            print(f"pair {pair + 1}: bare training {kit['seconds']:.1f} s (kit's settings), "
+                  f"{default['seconds']:.1f} s (defaults); autograde {ref['seconds']:.1f} s (reference), "
+                  f"{blank['seconds']:.1f} s (untouched); dropout model's fit {inside:.1f} s in grading, "
+                  f"{kit['dropout_keras_seconds']:.1f} s bare", flush=True)
         score = sum(s for s, _ in ref["scores"].values())
         print(f"autograde wall time (reference, grading budget): {ref['seconds']:.1f} s; "
               f"score {score:g} / {sum(m for _, m in ref['scores'].values()):g}", flush=True)
         print("peak memory (RSS): " + ", ".join(f"{name} {peak / GIB:.2f} GiB" for name, peak in ref["peak"].items()))
         print_phases(ref["meta"])
-        print(f"fit in grading / bare fit: median {sorted(ratios)[len(ratios) // 2]:.3f} over {len(ratios)} pair(s)")
-        blank = grade(workdir, "untouched", submissions.read(release))
         print(f"autograde wall time (untouched release): {blank['seconds']:.1f} s; peak kernel "
               f"{blank['peak']['kernel'] / GIB:.2f} GiB", flush=True)
         print_phases(blank["meta"])
+        peak_gib = None
         if not args.skip_student:
             print(f"student budget: {student.n_train} images x {student.epochs} epochs", flush=True)
             seconds, peak = run_solved_notebook(workdir)
+            peak_gib = peak / GIB
             print(f"solved notebook, top to bottom on a fresh kernel (student budget): {seconds:.1f} s; "
-                  f"peak kernel {peak / GIB:.2f} GiB")
+                  f"peak kernel {peak_gib:.2f} GiB")
+        median = {key: sorted(row[key] for row in rows)[len(rows) // 2] for key in ("r1", "r2", "r3", "fit")}
+        kit = rows[-1]["kit"]
+        images_per_second = kit["dropout_images"] / kit["dropout_seconds"]
+        most = ceiling * 1e9 / kit["train_flops_per_image"]
+        print(f"fit in grading / bare fit (Keras's ms/step): {median['fit']:.3f}")
+        print(f"training: {images_per_second:.0f} images/s (Part G's fit, bare, kit's settings); sgemm "
+              f"{ceiling:.0f} GFLOP/s at {kit['train_flops_per_image'] / 1e6:.1f} MFLOP an image is a ceiling "
+              f"of {most:.0f} images/s: {images_per_second / most:.0%} of it")
+        print(f"(medians over {len(rows)} pair(s))")
+        print(fitbench.summary_line(median["r1"], median["r2"], median["r3"], peak_gib))
 
 
 if __name__ == "__main__":
