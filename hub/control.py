@@ -22,6 +22,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from cnnkit_grader.boundary.files import alive
+
 from . import accounts, coursefolder
 from .settings import ASSIGNMENT, CONFIG_FILE, PROXY_BIN, SETTINGS_VAR, Settings
 
@@ -37,26 +39,12 @@ class ServiceTooSlow(Exception):
     """JupyterHub gave up waiting for the formgrader service and exited."""
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie (exited, not yet reaped by its parent) is not running
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def hub_pid(settings):
     try:
         pid = int(settings.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if alive(pid) else None
 
 
 def _get(url, host, token=None, timeout=5):
@@ -236,17 +224,17 @@ def _hub_processes(settings):
 
 
 def _end(pids, grace=10):
-    pids = [pid for pid in pids if _alive(pid)]
+    pids = [pid for pid in pids if alive(pid)]
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + grace
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     for pid in pids:
-        if _alive(pid):
+        if alive(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -262,9 +250,9 @@ def stop(settings, out=sys.stdout, timeout=60):
     else:
         os.kill(pid, signal.SIGTERM)  # JupyterHub then stops every server, the service, the proxy
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             time.sleep(0.3)
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
         try:
             os.waitpid(pid, 0)  # reap it if we started it in this process (the tests do)

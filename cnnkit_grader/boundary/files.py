@@ -325,16 +325,21 @@ def process_folder(prefix, log=None):
         except OSError:
             continue
         if (pid.isdigit() and stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
-                and not _alive(int(pid))):
+                and not alive(int(pid))):
             remove_tree(stale, log)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
 
 
-def _alive(pid):
+def alive(pid):
+    """Whether process ``pid`` is running: it exists (ours or another user's) and is not a zombie
+    (exited, not yet reaped by its parent), which holds no folder open but still answers kill 0."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
