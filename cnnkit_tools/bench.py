@@ -21,7 +21,6 @@ student kernel peak G GiB``.
 """
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
