@@ -66,6 +66,36 @@ def attempts_left(rows, policy, at=None):
     return max(0, policy.attempts_per_day - len(used))
 
 
+def _points(value):
+    return f"{value:g} point{'' if value == 1 else 's'}"
+
+
+def _span(seconds):
+    minutes = max(1, round(seconds / 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n)
+
+
+def score_and_note(score, max_score, awaiting=0.0, seconds_late=0.0, penalty=0.0):
+    """The score a student is shown, and what it does not say yet, from nbgrader's gradebook.
+
+    ``score``: the sum of the grades so far; ``awaiting``: the points of answers still to be
+    marked by hand (they count as 0 until then); ``seconds_late`` and ``penalty``: nbgrader's
+    lateness against the assignment's due date and what its late-penalty plug-in took. The
+    score shown is net of the penalty, as nbgrader's feedback shows it. Returns (score, note),
+    the note None when there is nothing to add."""
+    notes = []
+    if awaiting:
+        notes.append(f"{_points(awaiting)} of {max_score:g} (written answers) await your instructor; "
+                     "they count as 0 until they are marked.")
+    if seconds_late > 0:
+        notes.append(f"Submitted {_span(seconds_late)} after the due date"
+                     + (f": the late penalty took {_points(penalty)}." if penalty else " (no penalty)."))
+    return score - (penalty or 0.0), " ".join(notes) or None
+
+
 def _entry(row, eta=None):
     place, seconds = eta if eta else (None, None)
     return {"timestamp": row.timestamp, "state": row.state, "queued_at": row.queued_at,

@@ -48,7 +48,7 @@ from cnnkit import settings
 
 from .. import course as kit_course
 from ..grade import batch, engine as engines, job as jobs_, outcome as outcomes, record, tls
-from . import ledger
+from . import board, ledger
 from .policy import Policy
 
 # cnnkit_outcome's outcomes, as ledger states: an unreadable notebook is the student's fault too.
@@ -149,8 +149,8 @@ class Service:
             state, score, message = "grader_error", (None, None), GRADER_ERROR
         else:
             state = STATE[outcome.outcome]
-            score = self._score(row.student) if state != "grader_error" else (None, None)
-            message = {"graded": None, "grader_error": GRADER_ERROR}.get(
+            *score, note = self._score(row.student) if state != "grader_error" else (None, None, None)
+            message = {"graded": note, "grader_error": GRADER_ERROR}.get(
                 state, f"Your notebook could not be graded in full: {outcome.detail or outcome.outcome}")
         if ledger.finish(self.bind, row.id, state, *score, message=message):
             say(f"{state} {row.student} {row.timestamp}" + (f" {score[0]:g}/{score[1]:g}" if score[0] is not None else ""))
@@ -165,8 +165,8 @@ class Service:
         for row in rows:
             held = self.policy.held()
             if held:
-                if row.message != held:
-                    ledger.note(self.bind, row.id, held)
+                if not (row.message or "").startswith(held):  # the hold first, then the grading's note
+                    ledger.note(self.bind, row.id, " ".join(filter(None, (held, row.message))))
                 continue
             outcome = recorded.get(row.student)
             # The feedback is made from autograded/ and the gradebook: release it only if they
@@ -182,6 +182,9 @@ class Service:
                 say(f"feedback for {row.student} {row.timestamp} not released: {error}")
                 continue
             if ledger.mark_released(self.bind, row.id):
+                if row.message and self.policy.feedback_at is not None:
+                    # The hold is over: what is left to say is the gradebook's note, as of now.
+                    ledger.note(self.bind, row.id, self._score(row.student)[2])
                 say(f"released {row.student} {row.timestamp}")
                 released.append(row)
         return released
@@ -204,15 +207,21 @@ class Service:
         return self.bind
 
     def _score(self, student):
-        """The score nbgrader's gradebook holds (what the formgrader and the feedback show)."""
+        """(score, max score, note) as nbgrader's gradebook holds them now (what the formgrader
+        and the feedback show): net of the late penalty, with written answers still to mark
+        and the lateness in the note (board.score_and_note)."""
         from nbgrader.api import Gradebook, MissingEntry
 
         with Gradebook(self.url) as gradebook:
             try:
                 submission = gradebook.find_submission(self.assignment, student)
             except MissingEntry:
-                return None, None
-            return submission.score, submission.max_score
+                return None, None, None
+            awaiting = sum(grade.max_score for notebook in submission.notebooks for grade in notebook.grades
+                           if grade.needs_manual_grade)
+            score, note = board.score_and_note(submission.score, submission.max_score, awaiting,
+                                               submission.total_seconds_late, submission.late_submission_penalty)
+            return score, submission.max_score, note
 
     def close(self):
         if self.engine is not None:

@@ -61,3 +61,15 @@ def test_a_grading_row_counts_down_and_the_instructor_sees_the_course(bind):
     assert [e["student"] for e in view["grading"]] == ["ben"]
     assert [e["student"] for e in view["faults"]] == ["cat"]
     assert view["throughput"]["graded_last_hour"] == 2 and view["counts"]["grading"] == 1
+
+
+def test_the_score_shown_is_net_of_the_late_penalty_and_says_what_awaits_the_instructor():
+    assert board.score_and_note(27.0, 31.0) == (27.0, None)
+    score, note = board.score_and_note(27.0, 31.0, awaiting=4.0)
+    assert score == 27.0
+    assert note == "4 points of 31 (written answers) await your instructor; they count as 0 until they are marked."
+    score, note = board.score_and_note(27.0, 31.0, awaiting=4.0, seconds_late=3 * 3600 + 5 * 60, penalty=27.0)
+    assert score == 0.0
+    assert note.endswith("Submitted 3 hours 5 minutes after the due date: the late penalty took 27 points.")
+    assert board.score_and_note(20.0, 31.0, seconds_late=90_000)[1] == (
+        "Submitted 1 day 1 hour after the due date (no penalty).")
