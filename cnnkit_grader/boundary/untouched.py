@@ -18,14 +18,16 @@ What is compared, and with what, is all trusted:
   locked and test cells. Only its cells' *type and source* are read: its metadata, checksums
   included, is the student's to forge and decides nothing here;
 - the files beside the notebook: any the kernel would be given (a ``pandas.py`` it would import
-  first, say) make the outcome unknown in advance, so only the release's own files, nbgrader's
-  ``timestamp.txt`` and what the kernel is never given (notebooks, model files) are allowed.
+  first, say) make the outcome unknown in advance, so only the release's own files, byte for
+  byte, nbgrader's ``timestamp.txt`` and what the kernel is never given (notebooks, model
+  files) are allowed.
 
 Anything else (a code cell added, removed, reordered or edited by one character, a markdown
 cell turned into code) is not untouched, and the submission is graded in full.
 """
 
 import re
+from pathlib import Path
 
 import nbformat
 
@@ -50,10 +52,17 @@ def same_code(nb, release):
     return code_cells(nb) == code_cells(release)
 
 
+def _same_file(path, released):
+    """Both regular files (never links), with the same bytes."""
+    return (path.is_file() and not path.is_symlink() and released.is_file() and not released.is_symlink()
+            and path.stat().st_size == released.stat().st_size and path.read_bytes() == released.read_bytes())
+
+
 def only_release_files(folder, release_folder):
-    """True when folder holds no file the kernel would be given that the release does not have."""
-    allowed = set(files.list_names(release_folder)) | set(ALWAYS_ALLOWED)
-    return all(name in allowed or name.endswith(NEVER_GIVEN) for name in files.list_names(folder))
+    """True when folder holds no file the kernel would be given but the release's own, unchanged."""
+    folder, release_folder = Path(folder), Path(release_folder)
+    return all(name in ALWAYS_ALLOWED or name.endswith(NEVER_GIVEN)
+               or _same_file(folder / name, release_folder / name) for name in files.list_names(folder))
 
 
 def is_untouched(nb, folder, release_path, log=None):
@@ -62,7 +71,7 @@ def is_untouched(nb, folder, release_path, log=None):
     A release that cannot be read says nothing: the submission is graded in full."""
     try:
         release = nbformat.read(str(release_path), as_version=4)
-        return same_code(nb, release) and only_release_files(folder, release_path.parent)
+        return same_code(nb, release) and only_release_files(folder, Path(release_path).parent)
     except (OSError, ValueError) as err:
         if log is not None:
             log.warning("cannot compare with the release %s (%s): grading in full", release_path, err)

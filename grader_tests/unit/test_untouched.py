@@ -106,6 +106,17 @@ def test_a_file_the_kernel_would_import_means_full_grading(release, tmp_path):
     assert not untouched.is_untouched(nb, tmp_path, RELEASE)
 
 
+def test_a_file_of_the_release_must_be_the_releases_byte_for_byte(release, tmp_path):
+    released, submitted = tmp_path / "release", tmp_path / "submitted"
+    released.mkdir(), submitted.mkdir()
+    (released / RELEASE.name).write_text(RELEASE.read_text())
+    (released / "helpers.py").write_text("SCALE = 255\n")
+    (submitted / "helpers.py").write_text("SCALE = 255\n")
+    assert untouched.is_untouched(graded(release), submitted, released / RELEASE.name)
+    (submitted / "helpers.py").write_text("import builtins\n")
+    assert not untouched.is_untouched(graded(release), submitted, released / RELEASE.name)
+
+
 def test_a_release_that_cannot_be_read_means_full_grading(release, tmp_path):
     (tmp_path / RELEASE.name).write_text("not a notebook")
     assert not untouched.is_untouched(graded(release), tmp_path, tmp_path / RELEASE.name)
