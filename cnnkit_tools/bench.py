@@ -7,7 +7,8 @@
 1. Autogrades the reference with the real grading budget (``nbgrader autograde``), timing the
    wall clock and sampling the peak resident memory of the student's kernel, the probe and the
    measurement every 0.2 s; prints every phase the pipeline recorded.
-2. Autogrades the untouched release (it trains nothing) the same way.
+2. Autogrades the untouched release the same way: the grader recognises it and runs nothing
+   (phase "untouched release: nothing run").
 3. Times the dropout model's training inside grading against a bare ``model.fit`` on the same
    data, side by side, N pairs, as a ratio: both read Keras's own per-epoch ms/step.
 4. Runs the solved source notebook top to bottom on a fresh kernel with the student budget,
