@@ -11,7 +11,8 @@ Side by side, in one run (``--pairs N`` repeats it; medians are reported):
 2. The reference autograded with the real grading budget (``nbgrader autograde``): wall clock,
    the peak resident memory of the student's kernel, the probe and the measurement (sampled
    every 0.2 s), and every phase the pipeline recorded.
-3. The untouched release autograded the same way.
+3. The untouched release autograded the same way: the grader recognises it and runs nothing
+   (phase "untouched release: nothing run").
 4. The solved source notebook top to bottom on a fresh kernel with the student budget, with its
    kernel's peak memory (``--skip-student`` skips it).
 

@@ -121,6 +121,17 @@ class Verdict:
     measured: dict = None
 
 
+UNTOUCHED = ("Not graded: your answer cells are still exactly as released (each still says raise "
+             "NotImplementedError), so nothing was run and every test scores 0. Fill in the answer cells, "
+             "run the notebook from the top, and submit again.")
+
+
+def untouched(grade_id):
+    """The verdict for a graded cell of a submission that is the release untouched (boundary.untouched):
+    known without running anything, since every answer cell still raises NotImplementedError."""
+    return Verdict(False, "any.untouched", UNTOUCHED)
+
+
 def judge(grade_id, evidence):
     """The verdict for one graded cell, from its rule and the evidence."""
     name = grade_id.removeprefix("test_")

@@ -2,6 +2,9 @@
 
 Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. For one submission it
 
+- first compares the submission with the course's release (``untouched``): when its code cells
+  are still exactly the release's, every test cell's grade is known (0), so it starts nothing
+  below and ``ScoreOutside`` writes that verdict; otherwise
 - takes a sandbox *slot* (its own user, as root) and copies only this student's files (what
   nbgrader put in ``autograded/<student>/<assignment>/``; never a link, never a model file,
   within size limits) into a scratch folder that is a sized tmpfs of its own; the notebook
@@ -40,7 +43,7 @@ from cnnkit import data
 
 from cnnkit import budget as budgets
 
-from cnnkit_grader.boundary import files, fresh, measurement, preflight, sandbox
+from cnnkit_grader.boundary import files, fresh, measurement, preflight, sandbox, untouched
 from cnnkit_grader.boundary.kernel import SandboxedKernelManager
 from cnnkit_grader.boundary.outputs import CappedOutputs
 from cnnkit_grader.boundary.phases import Phases
@@ -129,6 +132,12 @@ class GuardedExecute(CappedOutputs, Execute):
                               "nbgrader_config.py installs in place of nbgrader's Autograde.")
         folder = self._student_folder(resources, course)
         self.phases = Phases()
+        intake = dict(nb.metadata.get("cnnkit", {}))
+        checked = time.monotonic()
+        release = Path(course["release"]) / f"{resources['metadata'].get('name') or 'notebook'}.ipynb"
+        if untouched.is_untouched(nb, folder, release, self.log):
+            return nb, self._untouched(resources, folder, intake, checked)
+        self.phases.add("prepare", checked)   # the comparison is part of preparing the full run
         self._fault, self._not_run = None, []
         self.reset_caps()
         self._handed = {}             # answer -> True once the kernel handed it over for good
@@ -136,7 +145,6 @@ class GuardedExecute(CappedOutputs, Execute):
         self._answers = files.process_folder("cnnkit-answers-", self.log)
         self._parts = part_of_cells(nb)
         self._setup = set(preflight.setup_cells(nb))  # the instructor's cells before any student code
-        intake = dict(nb.metadata.get("cnnkit", {}))
         notes = list(intake.get("notes", []))
         inputs = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
         with contextlib.ExitStack() as stack:
@@ -207,6 +215,17 @@ class GuardedExecute(CappedOutputs, Execute):
                                "notes": notes, "phases": self.phases, "fresh": inputs, "intake": intake,
                                "sandbox": "on" if sandbox.enabled() else "off", "student_dir": str(folder)}
         return nb, resources
+
+    def _untouched(self, resources, folder, intake, checked):
+        """The release, untouched: its grades are known (0 on every test cell, ``tasks.untouched``),
+        so no kernel, probe or measurement starts. ``ScoreOutside`` writes the verdicts."""
+        self.phases.add("untouched release: nothing run", checked)
+        self.log.info("%s is the release untouched: every test scores 0, nothing is run", folder)
+        resources["cnnkit"] = {"untouched": True, "answers": None, "models": {}, "fault": None, "not_run": [],
+                               "notes": list(intake.get("notes", [])), "phases": self.phases,
+                               "fresh": None, "intake": intake,
+                               "sandbox": "on" if sandbox.enabled() else "off", "student_dir": str(folder)}
+        return resources
 
     def _kernel_name(self, nb):
         return self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"

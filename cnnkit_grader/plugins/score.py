@@ -8,6 +8,9 @@ output when it fails, none when it passes, and ``cell.metadata["cnnkit"]["verdic
 reports. ``SaveAutoGrades`` then records exactly these verdicts, so the gradebook,
 ``export`` and feedback all agree.
 
+A submission that is the release untouched (``GuardedExecute`` ran nothing) is not judged from
+evidence: every graded test cell gets ``tasks.untouched``, written the same way.
+
 ``FinishRecord`` runs last and writes the notebook's outcome and phase timings into
 ``nb.metadata["cnnkit"]``.
 """
@@ -75,23 +78,30 @@ class ScoreOutside(NbGraderPreprocessor):
         if info is None:
             raise RuntimeError("ScoreOutside needs cnnkit_grader.plugins.execute.GuardedExecute before it "
                                "in Autograde.autograde_preprocessors (see nbgrader_config.py).")
-        phases, answers_dir = info["phases"], Path(info["answers"])
+        phases, answers_dir = info["phases"], info["answers"]
         budget = budgets.current()
+        threshold = thresholds.heldout_threshold(budget.name)
         try:
             with phases.timed("judge"):
-                fault = info.get("fault")
-                threshold = thresholds.heldout_threshold(budget.name)
-                evidence = Evidence(
-                    budget=budget, threshold=threshold, fresh=info["fresh"],
-                    answers=read_answers(answers_dir), models=info["models"],
-                    heldout_labels=measurement.heldout_set()[1],
-                    fault=fault["message"] if fault else None, not_run=frozenset(info.get("not_run", ())))
+                if info.get("untouched"):   # the release untouched: nothing ran, the verdicts are known
+                    verdict = tasks.untouched
+                else:
+                    fault = info.get("fault")
+                    evidence = Evidence(
+                        budget=budget, threshold=threshold, fresh=info["fresh"],
+                        answers=read_answers(Path(answers_dir)), models=info["models"],
+                        heldout_labels=measurement.heldout_set()[1],
+                        fault=fault["message"] if fault else None, not_run=frozenset(info.get("not_run", ())))
+
+                    def verdict(grade):
+                        return tasks.judge(grade, evidence)
                 for cell in nb.cells:
                     grade = tasks.graded_id(cell)
                     if grade in tasks.TASKS:
-                        record(cell, tasks.judge(grade, evidence))
+                        record(cell, verdict(grade))
         finally:
-            shutil.rmtree(answers_dir, ignore_errors=True)
+            if answers_dir:
+                shutil.rmtree(answers_dir, ignore_errors=True)
         notes = info.get("notes") or []
         if notes:
             nb.cells.insert(0, new_markdown_cell("**Grader's notes**\n\n" + "\n".join(f"- {note}" for note in notes)))

@@ -7,13 +7,17 @@ Every submission here is graded under the smoke budget in one ``nbgrader autogra
 import pandas as pd
 import pytest
 
+from nbgrader.api import Gradebook
+
+from cnnkit_grader.judge import tasks
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import mutation_report, mutations, variants
 
-from courses import RELEASE, graded_cells
+from courses import RELEASE, SMOKE, graded_cells, make_course, verdicts
 from helpers import feedback_digest, grading_record_digest
 
 CELLS = graded_cells(submissions.read(RELEASE))
+NOTEBOOK_NAME = RELEASE.stem
 CELLS_ORDER = list(CELLS)
 TOTAL = sum(CELLS.values())
 
@@ -25,6 +29,56 @@ def test_reference_gets_full_marks(smoke_course):
 def test_untouched_release_gets_nothing(smoke_course):
     got = course.scores(smoke_course, "untouched")
     assert set(got) == set(CELLS) and sum(score for score, _ in got.values()) == 0
+
+
+@pytest.fixture(scope="module")
+def untouched_course(tmp_path_factory):
+    """A course of its own holding the untouched release and the release with one character edited,
+    graded in one ``nbgrader autograde`` (not the smoke course: it needs no training)."""
+    directory = make_course(tmp_path_factory, "untouched_course")
+    release = submissions.read(RELEASE)
+    submissions.write(release, directory, "untouched")
+    answer = next(c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "updates_per_epoch")
+    answer.source = answer.source.replace("raise NotImplementedError()", "raise NotImplementedError( )")
+    submissions.write(release, directory, "one_character")
+    course.autograde(directory, **SMOKE)
+    course.generate_feedback(directory, "untouched")
+    return directory
+
+
+def test_untouched_release_runs_nothing_and_says_so(untouched_course):
+    got = course.scores(untouched_course, "untouched")
+    assert got == {g: (0.0, p) for g, p in CELLS.items()}
+    message = tasks.UNTOUCHED
+    assert {v["rule"] for v in verdicts(untouched_course, "untouched").values()} == {"any.untouched"}
+    assert {v["message"] for v in verdicts(untouched_course, "untouched").values()} == {message}
+    nb = submissions.read(course.autograded_notebook(untouched_course, "untouched"))
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in CELLS]
+    assert all(c.outputs[-1].output_type == "error" and c.outputs[-1].evalue == message for c in tests)
+    phases = [p["phase"] for p in nb.metadata["cnnkit"]["phases"]]
+    assert phases == ["untouched release: nothing run", "judge", "write grades"]
+    assert nb.metadata["cnnkit"]["outcome"] == "graded"
+    html = course.feedback_html(untouched_course, "untouched").read_text()
+    assert "still exactly as released" in html and "Fill in the answer cells" in html
+    # The written answers are nbgrader's as usual: graded as for a submission that ran in full.
+    assert len(written(untouched_course, "untouched")) == 2
+    assert written(untouched_course, "untouched") == written(untouched_course, "one_character")
+
+
+def written(directory, student):
+    """grade_id -> (auto score, manual score, needs manual grading, points) of the written answers."""
+    with Gradebook(course.db_url(directory)) as gradebook:
+        graded = gradebook.find_submission_notebook(NOTEBOOK_NAME, submissions.ASSIGNMENT, student)
+        return {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade, g.max_score)
+                for g in graded.grades if g.cell_type == "markdown"}
+
+
+def test_one_character_from_the_release_is_graded_in_full(untouched_course):
+    nb = submissions.read(course.autograded_notebook(untouched_course, "one_character"))
+    phases = [p["phase"] for p in nb.metadata["cnnkit"]["phases"]]
+    assert {"kernel start", "probe", "measure"} <= set(phases) and "untouched release: nothing run" not in phases
+    assert sum(score for score, _ in course.scores(untouched_course, "one_character").values()) == 0
+    assert "any.untouched" not in {v["rule"] for v in verdicts(untouched_course, "one_character").values()}
 
 
 @pytest.mark.parametrize("variant", variants.CI_VARIANTS, ids=lambda change: change.name)
