@@ -126,10 +126,16 @@ UNTOUCHED = ("Not graded: your answer cells are still exactly as released (each 
              "run the notebook from the top, and submit again.")
 
 
-def untouched(grade_id):
+UNREADABLE = ("Not graded: your submitted notebook could not be read, so the blank assignment was graded "
+              "in its place (see the note at the top) and every test scores 0. Check that your notebook "
+              "opens in Jupyter, then submit it again.")
+
+
+def untouched(grade_id, unreadable=False):
     """The verdict for a graded cell of a submission that is the release untouched (boundary.untouched):
-    known without running anything, since every answer cell still raises NotImplementedError."""
-    return Verdict(False, "any.untouched", UNTOUCHED)
+    known without running anything, since every answer cell still raises NotImplementedError. An
+    unreadable notebook is graded as the release, so it is untouched too; its message says why."""
+    return Verdict(False, "any.untouched", UNREADABLE if unreadable else UNTOUCHED)
 
 
 def judge(grade_id, evidence):

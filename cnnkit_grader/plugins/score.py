@@ -84,7 +84,10 @@ class ScoreOutside(NbGraderPreprocessor):
         try:
             with phases.timed("judge"):
                 if info.get("untouched"):   # the release untouched: nothing ran, the verdicts are known
-                    verdict = tasks.untouched
+                    unreadable = (info.get("intake") or {}).get("outcome") == "unreadable"
+
+                    def verdict(grade):
+                        return tasks.untouched(grade, unreadable=unreadable)
                 else:
                     fault = info.get("fault")
                     evidence = Evidence(

@@ -13,6 +13,7 @@ import re
 import pytest
 
 from cnnkit_grader.boundary import sandbox
+from cnnkit_grader.judge import tasks
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import attacks
 
@@ -138,6 +139,9 @@ def test_faults_are_recorded_with_the_parts_kept(attacked, smoke_course):
         assert meta["outcome"] == outcome, student
         assert (meta["fault"] or {}).get("kind") == kind, student
     assert autograded(home(attacked, "exit"), "exit").metadata["cnnkit"]["not_run"] == ["test_save_form", "test_save_best"]
+    # graded as the blank assignment, which runs nothing; each cell says why, not "still as released"
+    corrupt = verdicts(home(attacked, "corrupt_notebook"), "corrupt_notebook")
+    assert {(v["rule"], v["message"]) for v in corrupt.values()} == {("any.untouched", tasks.UNREADABLE)}
 
 
 def test_every_phase_has_a_timestamp(smoke_course):

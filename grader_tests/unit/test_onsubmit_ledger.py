@@ -213,7 +213,7 @@ def svc(tmp_path, monkeypatch):
     commands = []
     monkeypatch.setattr(services.kit_course, "nbgrader", lambda cwd, *args, **env: commands.append(args))
     monkeypatch.setattr(services.Service, "_engine", lambda self: FakeEngine())
-    monkeypatch.setattr(services.Service, "_score", lambda self, student: (20.0, 27.0))
+    monkeypatch.setattr(services.Service, "_score", lambda self, student: (20.0, 27.0, None))
     service = services.Service(tmp_path, A, policy=policy.Policy(attempts_per_day=0, cooldown_minutes=0))
     service.commands = commands
     yield service
