@@ -19,6 +19,7 @@ import numpy as np
 from cnnkit import data
 
 from cnnkit_grader.boundary import files, modelfile, sandbox
+from cnnkit_grader.inside import names
 from cnnkit_grader.judge.evidence import Model
 
 MEMORY = 4 * 2**30
@@ -66,8 +67,9 @@ def model_paths(folder):
     from cnnkit_grader.boundary import files
 
     folder = Path(folder)
-    paths = {name[:-len(".keras")]: folder / name for name in files.list_names(folder) if name.endswith(".keras")}
-    paths.update({"saved:" + name: folder / "saved" / name for name in files.list_names(folder / "saved")})
+    suffix = names.MODEL_SUFFIX
+    paths = {name[:-len(suffix)]: folder / name for name in files.list_names(folder) if name.endswith(suffix)}
+    paths.update({names.saved(name): folder / names.SAVED / name for name in files.list_names(folder / names.SAVED)})
     return paths
 
 
@@ -84,9 +86,9 @@ def measure_asks(paths):
     def val(name):
         if name == "trained":
             return "probe"
-        return "grading" if name.startswith(("tuned_", "saved:")) or name in tasks.PREDICTS_HELDOUT else None
+        return "grading" if name.startswith((names.TUNED_PREFIX, names.SAVED_PREFIX)) or name in tasks.PREDICTS_HELDOUT else None
     return {name: {"val": val(name), "predict": name in tasks.PREDICTS_HELDOUT,
-                   "baseline": name in tasks.PREDICTS_HELDOUT or name.startswith("tuned_"),
+                   "baseline": name in tasks.PREDICTS_HELDOUT or name.startswith(names.TUNED_PREFIX),
                    "start": name == "trained"} for name in paths}
 
 

@@ -11,6 +11,8 @@ import json
 import math
 import os
 
+from cnnkit_grader.inside import names
+
 
 def number(value):
     """A finite float as itself; anything else as its repr (which no rule accepts as a number)."""
@@ -26,8 +28,8 @@ def save(model, name, folder):
 
     if not isinstance(model, keras.Model):
         return f"not a keras.Model but a {type(model).__name__}"
-    model.save(os.path.join(folder, name + ".keras"))
-    return "saved"
+    model.save(os.path.join(folder, name + names.MODEL_SUFFIX))
+    return names.SAVED
 
 
 def dropout(ns, folder):
@@ -36,7 +38,7 @@ def dropout(ns, folder):
 
 def tuning(ns, folder):
     rates, kept = list(ns["DROPOUT_RATES"]), ns["tuned_models"]
-    tuned = [save(kept.get(rate) if isinstance(kept, dict) else None, f"tuned_{i}", folder)
+    tuned = [save(kept.get(rate) if isinstance(kept, dict) else None, names.tuned(i), folder)
              for i, rate in enumerate(rates)]
     return {"rates": [number(rate) for rate in rates], "val_losses": [number(v) for v in ns["val_losses"]],
             "best_rate": number(ns["best_rate"]), "tuned": tuned}
@@ -45,8 +47,8 @@ def tuning(ns, folder):
 def saving(ns, folder):
     paths = {key: ns[key] for key in ("BASELINE_PATH", "DROPOUT_PATH", "best_model_path")}
     return {**{key: value if type(value) is str else repr(value)[:200] for key, value in paths.items()},
-            "final_base": save(ns["model"], "final_base", folder),
-            "final_dropout": save(ns["model_dropout"], "final_dropout", folder)}
+            names.FINAL_BASE: save(ns["model"], names.FINAL_BASE, folder),
+            names.FINAL_DROPOUT: save(ns["model_dropout"], names.FINAL_DROPOUT, folder)}
 
 
 COLLECT = {"dropout": dropout, "tuning": tuning, "saving": saving}

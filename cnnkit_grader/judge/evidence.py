@@ -13,6 +13,8 @@ Rules never see a live object of the student's. They see:
 
 from dataclasses import dataclass, field
 
+import cnnkit_grader.inside.names as names
+
 
 class Fail(Exception):
     """A failed verdict: ``failure`` names which failure (stable, for reports), ``message`` what to fix,
@@ -85,7 +87,7 @@ class Evidence:
 
 def saved(values, key, what):
     """A collector's note that it saved a model: "saved", else what the object was."""
-    if values.get(key) != "saved":
+    if values.get(key) != names.SAVED:
         raise Fail("any.not_a_model", f"{what} should be a keras.Model; it is {str(values.get(key))[:100]}.")
 
 

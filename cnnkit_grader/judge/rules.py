@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+import cnnkit_grader.inside.names as names
 from cnnkit_grader.judge import architecture, compilation
 from cnnkit_grader.judge.evidence import Fail, numbers, saved
 
@@ -446,11 +447,11 @@ def _tuning(ev):
     if isinstance(best, bool) or not isinstance(best, (int, float)) or float(best) not in rates:
         raise Fail("best_rate", f"best_rate should be one of DROPOUT_RATES {rates}, not {best!r}.")
     for i, rate in enumerate(rates):
-        if f"tuned_{i}" not in ev.models:
+        if names.tuned(i) not in ev.models:
             raise Fail("tuned_models", f"tuned_models has no model for rate {rate}: keep each trained candidate "
                                        "in tuned_models, a dict from each rate to the model trained with it; the "
                                        "grader measures them again.")
-        ev.model(f"tuned_{i}", f"tuned_models[{rate}]")
+        ev.model(names.tuned(i), f"tuned_models[{rate}]")
     return rates, losses, float(best)
 
 
@@ -462,7 +463,7 @@ def tuning_best(ev):
     rates, losses, best = _tuning(ev)
     figures = []
     for i, (rate, reported) in enumerate(zip(rates, losses)):
-        config, found = ev.model(f"tuned_{i}", f"tuned_models[{rate}]")
+        config, found = ev.model(names.tuned(i), f"tuned_models[{rate}]")
         drops = [layer.rate for layer in _layers(config) if layer.kind == "Dropout"]
         if len(drops) != 1 or not math.isclose(drops[0], rate):
             raise Fail("candidate_rate", f"tuned_models[{rate}] should have one Dropout({rate}) layer; it has "
@@ -503,7 +504,7 @@ def _paths(ev):
     for key, path in paths.items():
         if not isinstance(path, str):
             raise Fail("path", f"{key} should be a file name, not {str(path)[:60]}.")
-        if "saved:" + path not in ev.models:
+        if names.saved(path) not in ev.models:
             raise Fail("missing_file", f"{path} does not exist next to the notebook: save the model with "
                                        f".save({path!r}).")
     best = values.get("best_model_path")
@@ -522,8 +523,8 @@ def save_best(ev):
         if not path.endswith(".keras"):
             raise Fail("suffix", f"{key} should name a file ending in .keras (Keras 3's format), not {path!r}.")
     losses = {}
-    for path, live in ((paths["BASELINE_PATH"], "final_base"), (paths["DROPOUT_PATH"], "final_dropout")):
-        _, on_disk = ev.model("saved:" + path, path)
+    for path, live in ((paths["BASELINE_PATH"], names.FINAL_BASE), (paths["DROPOUT_PATH"], names.FINAL_DROPOUT)):
+        _, on_disk = ev.model(names.saved(path), path)
         _, current = ev.model(live, "the model saved to " + path)
         if on_disk.get("weights") != current.get("weights"):
             raise Fail("stale_weights", f"{path} does not hold the trained model's weights: save it after training.")

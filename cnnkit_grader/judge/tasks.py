@@ -15,6 +15,7 @@ Nothing else in the grader names a graded cell.
 
 from dataclasses import dataclass
 
+import cnnkit_grader.inside.names as names
 from cnnkit_grader.judge import rules
 from cnnkit_grader.judge.evidence import Fail
 
@@ -101,7 +102,7 @@ ALSO = {"dropout": ("build", "compiled")}
 
 # The model files each answer brings, and the validation set each is measured on.
 MODELS = {"build": ("base",), "compiled": ("compiled",), "train": ("trained",), "dropout": ("dropout",),
-          "saving": ("final_base", "final_dropout")}   # tuning: tuned_0 ..; saving: saved:<file name> too
+          "saving": (names.FINAL_BASE, names.FINAL_DROPOUT)}   # tuning: names.tuned(i); saving: names.saved(file) too
 PREDICTS_HELDOUT = ("dropout",)
 
 

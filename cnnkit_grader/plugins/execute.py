@@ -48,6 +48,7 @@ from cnnkit_grader.boundary.kernel import SandboxedKernelManager
 from cnnkit_grader.boundary.outputs import CappedOutputs
 from cnnkit_grader.boundary.phases import Phases
 from cnnkit_grader.boundary.probe import ANSWER_LIMITS, ProbeRun
+from cnnkit_grader.inside import names as handover_names
 from cnnkit_grader.judge import tasks
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
@@ -398,9 +399,9 @@ class GuardedExecute(CappedOutputs, Execute):
             self._set_fault("kernel_silent", "the kernel stopped answering after a test cell", answer)
             self._stop_kernel()
         else:
-            wanted = [f"{answer}.json"] + [f"{m}.keras" for m in tasks.MODELS.get(answer, ())]
+            wanted = [f"{answer}.json"] + [f"{m}{handover_names.MODEL_SUFFIX}" for m in tasks.MODELS.get(answer, ())]
             names = [n for n in files.list_names(inbox)
-                     if n in wanted or (answer == "tuning" and re.fullmatch(r"tuned_\d\.keras", n))]
+                     if n in wanted or (answer == "tuning" and handover_names.TUNED_FILE.fullmatch(n))]
             try:
                 files.take(inbox, names, self._answers, ANSWER_LIMITS)
                 if answer == "saving":
@@ -433,7 +434,7 @@ class GuardedExecute(CappedOutputs, Execute):
             return
         names = [values.get(k) for k in ("BASELINE_PATH", "DROPOUT_PATH")]
         names = [n for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
-        folder = self._answers / "saved"
+        folder = self._answers / handover_names.SAVED
         folder.mkdir(exist_ok=True)
         files.take(self._scratch, names, folder, ANSWER_LIMITS)
 

@@ -23,6 +23,7 @@ from cnnkit_grader.boundary import files, fresh, measurement
 from cnnkit_grader.judge import tasks, thresholds
 from cnnkit_grader.judge.evidence import Evidence
 from cnnkit_grader.inside import handover, probe
+from cnnkit_grader.inside import names as handover_names
 from cnnkit_grader.inside import measure as inside_measure
 
 # Names the probe's collectors set in the namespace; restored after an in-process check.
@@ -87,8 +88,8 @@ def collect_here(answer, ns, inputs, arrays, folder):
     record = handover.collect(answer, ns, str(folder))
     if answer == "saving" and "values" in record:
         names = [record["values"].get(k) for k in ("BASELINE_PATH", "DROPOUT_PATH")]
-        (Path(folder) / "saved").mkdir()
-        files.take(".", [n for n in names if isinstance(n, str)], Path(folder) / "saved",
+        (Path(folder) / handover_names.SAVED).mkdir()
+        files.take(".", [n for n in names if isinstance(n, str)], Path(folder) / handover_names.SAVED,
                    files.Limits(files=2, file_bytes=50 * 2**20, total_bytes=100 * 2**20))
     return record
 

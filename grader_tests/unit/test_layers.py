@@ -1,5 +1,6 @@
 """The grader's layers import only downwards: plugins -> boundary -> judge, and ``inside`` (the
-code that runs in the sandbox, beside the student's) imports none of them. ``cnnkit`` (what
+code that runs in the sandbox, beside the student's) imports none of them; the judge reads only
+``inside.names``, the hand-over's file names, of it. ``cnnkit`` (what
 students install) imports nothing of the grader or the kit's tools."""
 
 import ast
@@ -12,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = {
     "cnnkit": {"cnnkit"},
     "cnnkit_grader/inside": {"cnnkit_grader.inside"},
-    "cnnkit_grader/judge": {"cnnkit", "cnnkit_grader.judge"},
+    "cnnkit_grader/judge": {"cnnkit", "cnnkit_grader.judge", "cnnkit_grader.inside.names"},  # the hand-over's names
     "cnnkit_grader/boundary": {"cnnkit", "cnnkit_grader.judge", "cnnkit_grader.boundary", "cnnkit_grader.inside"},
     "cnnkit_grader/plugins": {"cnnkit", "cnnkit_grader.judge", "cnnkit_grader.boundary", "cnnkit_grader.inside",
                               "cnnkit_grader.plugins"},
