@@ -71,3 +71,76 @@ class PeakTree(Sampler):
             except psutil.Error:
                 pass
         self.peak = max(self.peak, total)
+
+
+class KernelRss(Sampler):
+    """A kernel's RSS, sampled often: its peak since the last ``take()``, and the value now."""
+
+    interval = 0.05
+
+    def __init__(self, pid):
+        self.process, self.peak = psutil.Process(pid), 0
+
+    def sample(self):
+        try:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+        except psutil.Error:
+            pass
+
+    def take(self):
+        """(peak since the last take, RSS now), both in bytes; resets the peak."""
+        self.sample()
+        peak, now = self.peak, self.process.memory_info().rss
+        self.peak = now
+        return peak, now
+
+
+def per_cell(nb, workdir, env=None, timeout=900, **options):
+    """Run nb on a fresh kernel cell by cell: a row per code cell, (index, grade_id, peak, after),
+    RSS in bytes of the kernel process. ``env`` is the kernel's environment (default: ours);
+    ``options`` go to nbclient's NotebookClient (``allow_errors=True``, say)."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(workdir)}}, **options)
+    rows = []
+    with client.setup_kernel(env=env):
+        with KernelRss(client.km.provisioner.process.pid) as rss:
+            rows.append((None, "kernel started", *rss.take()))
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                client.execute_cell(cell, index)
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.source.splitlines()[0][:40]
+                rows.append((index, grade_id, *rss.take()))
+    return rows
+
+
+def main(argv=None):
+    """Per-cell kernel RSS of the solved source notebook at the student budget, for each PYTHONPATH given."""
+    import argparse
+    import os
+    import tempfile
+
+    from . import course, submissions
+
+    parser = argparse.ArgumentParser(prog="python -m cnnkit_tools.memory", description=main.__doc__)
+    parser.add_argument("roots", nargs="+", help="kit checkouts whose cnnkit the kernel imports (PYTHONPATH)")
+    args = parser.parse_args(argv)
+    source, _ = submissions.source_and_release(course.ROOT)
+    env = {k: v for k, v in os.environ.items() if k not in ("CNNKIT_BUDGET", "NBGRADER_EXECUTION")}
+    tables = []
+    for root in args.roots:
+        with tempfile.TemporaryDirectory(prefix="cnnkit-memory-") as workdir:
+            tables.append(per_cell(submissions.read(source), workdir, dict(env, PYTHONPATH=root)))
+    mib = 2**20
+    print(f"{'cell':>4}  {'grade_id':<28}" + "".join(f"  {'peak':>6} {'after':>6}" for _ in tables)
+          + "   (MiB; columns: " + ", ".join(args.roots) + ")")
+    for rows in zip(*tables):
+        index, name = rows[0][:2]
+        print(f"{'' if index is None else index:>4}  {name:<28}"
+              + "".join(f"  {peak / mib:6.0f} {after / mib:6.0f}" for _, _, peak, after in rows))
+    print("max" + " " * 32 + "".join(f"  {max(r[2] for r in rows) / mib:6.0f} {'':>6}" for rows in tables))
+
+
+if __name__ == "__main__":
+    main()

@@ -25,15 +25,11 @@ from cnnkit_grader.judge.evidence import Model
 MEMORY = 4 * 2**30
 
 
-def _as_uint8(images):
-    return (images * 255).round().astype(np.uint8)  # exactly undoes cnnkit.data's scaling
-
-
 @functools.lru_cache(maxsize=1)
 def heldout_set():
     """The held-out images (uint8) and their labels, which never leave the trusted side."""
-    images, labels = data.load_heldout()
-    return _as_uint8(images), labels
+    # As stored: the same values as rounding the scaled images back, without the 3 float copies.
+    return data.load_heldout(scaled=False)
 
 
 @functools.lru_cache(maxsize=1)

@@ -94,3 +94,39 @@ def test_without_a_local_copy_it_uses_kerass_loader(monkeypatch):
             (np.zeros((1, 32, 32, 3), np.uint8), np.ones((1, 1), np.uint8)))
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: fake)
     assert data.load_cifar10() is fake
+
+
+def _split_as_before(n_train, n_val, seed, directory):
+    """The loader this kit shipped first: all 50,000 images joined, indexed, then scaled."""
+    batches = [data._read_batch(data.batches_dir(directory) / name) for name in data.TRAIN_BATCHES]
+    x, y = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+    train, val = data.split_indices(n_train, n_val, seed)
+    return (x[train].astype("float32") / 255.0, y[train]), (x[val].astype("float32") / 255.0, y[val])
+
+
+@pytest.mark.parametrize("n_train, n_val, seed", [(15_000, 5_000, 42), (300, 100, 7), (1, 49_999, 0)])
+def test_split_read_batch_by_batch_is_bit_identical_to_the_whole_set_indexed(cifar_dir, n_train, n_val, seed):
+    new = data.load_training_split(n_train, n_val, seed, directory=cifar_dir)
+    old = _split_as_before(n_train, n_val, seed, cifar_dir)
+    for (new_x, new_y), (old_x, old_y) in zip(new, old):
+        for a, b in ((new_x, old_x), (new_y, old_y)):
+            assert a.shape == b.shape and a.dtype == b.dtype and a.flags.c_contiguous
+            assert a.tobytes() == b.tobytes()
+
+
+def test_training_pool_filled_batch_by_batch_is_the_files_joined(cifar_dir):
+    x, y = data.load_training(cifar_dir)
+    batches = [data._read_batch(data.batches_dir(cifar_dir) / name) for name in data.TRAIN_BATCHES]
+    np.testing.assert_array_equal(x, np.concatenate([b[0] for b in batches]))
+    np.testing.assert_array_equal(y, np.concatenate([b[1] for b in batches]))
+    assert x.dtype == y.dtype == np.uint8 and x.flags.c_contiguous
+
+
+def test_heldout_unscaled_is_what_rounding_the_scaled_back_gives(cifar_dir):
+    scaled, labels = data.load_heldout(cifar_dir)
+    raw, raw_labels = data.load_heldout(cifar_dir, scaled=False)
+    assert raw.dtype == np.uint8 and raw.shape == (10_000, 32, 32, 3) and raw.flags.c_contiguous
+    np.testing.assert_array_equal(raw, (scaled * 255).round().astype(np.uint8))
+    np.testing.assert_array_equal(raw_labels, labels)
+    every = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal((data._scaled(every) * 255).round().astype(np.uint8), every)
