@@ -7,6 +7,7 @@ exchange, the gradebook, the safe collector) applies. ``--status`` prints the le
 import argparse
 import signal
 import sys
+import threading
 
 from . import service
 
@@ -24,12 +25,22 @@ def main(argv=None):
     if args.status:
         service.status(args.course_dir, args.assignment)
         return 0
-    # SIGTERM (a hub stopping its service) unwinds like Ctrl-C: the engine's workers are
-    # closed; a grading in flight stays ``grading`` in the ledger and the next start requeues it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # SIGTERM (a hub stopping its service) and Ctrl-C unwind: the engine's workers are closed; a
+    # grading in flight stays ``grading`` in the ledger (``stop`` tells the service a failure now
+    # is the stop's doing) and the next start requeues it.
+    stop = threading.Event()
+
+    def stopping(signum, frame):
+        stop.set()
+        if signum == signal.SIGTERM:
+            sys.exit(143)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.signal(signal.SIGINT, stopping)
     try:
         service.run(args.course_dir, args.assignment, once=args.once, interval=args.interval,
-                    workers=args.workers, scheduler=args.scheduler)
+                    workers=args.workers, scheduler=args.scheduler, stop=stop)
     except KeyboardInterrupt:
         return 130
     return 0

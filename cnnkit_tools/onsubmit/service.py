@@ -74,6 +74,9 @@ class Service:
         self.tls_files, self.insecure_plain_tcp = tls_files, insecure_plain_tcp
         self.engine = None
         self.bind = ledger.engine(self.url)
+        # Set when the service is being stopped (the hub stopping, Ctrl-C): from then on a
+        # grading that fails is the stop's doing, not the submission's or the grader's.
+        self.stopping = threading.Event()
         ledger.ensure(self.bind)
 
     # ---- the passes
@@ -89,9 +92,10 @@ class Service:
         """One pass: collect, queue, grade one batch (every queued row if ``drain``), release."""
         self.collect()
         self.enqueue()
-        while self.grade() and drain:
+        while self.grade() and drain and not self.stopping.is_set():
             pass
-        self.release()
+        if not self.stopping.is_set():
+            self.release()
 
     def collect(self):
         try:
@@ -145,6 +149,11 @@ class Service:
         return claimed
 
     def _finish(self, row, outcome):
+        if self.stopping.is_set() and (outcome is None or outcome.outcome == "grader_error"):
+            # Its workers were ended with the service (a hub restart): leave the row ``grading``,
+            # so the next start requeues it and grades it again, rather than a grader error.
+            say(f"left grading {row.student} {row.timestamp}: the service is stopping; the next start grades it")
+            return
         if outcome is None or not outcome.submitted_at or ledger.stamp(outcome.submitted_at) != row.timestamp:
             state, score, message = "grader_error", (None, None), GRADER_ERROR
         else:
@@ -238,6 +247,7 @@ def run(course_dir, assignment, once=False, interval=10.0, stop=None, after_step
     tls_files, insecure_plain_tcp)."""
     stop = stop or threading.Event()
     service = Service(course_dir, assignment, **options)
+    service.stopping = stop
     try:
         service.start()
         say(f"grading {assignment} of {service.course_dir} on submit "

@@ -274,3 +274,21 @@ def test_a_recovered_grading_already_recorded_is_finished_from_its_record(svc, t
     svc.grade()
     [row] = ledger.rows(svc.bind, A)
     assert (row.state, row.attempts) == ("graded", 2)
+
+
+def test_a_grading_ended_by_the_service_stopping_stays_grading_for_the_next_start(svc, tmp_path, monkeypatch):
+    """A hub restart ends the pool's workers with the service: the grader error they leave is the
+    stop's doing, so the row is left ``grading`` (requeued on the next start), never finished."""
+    hand_in(tmp_path, "ana", "2026-11-20 09:00:00.000000 UTC")
+
+    def grade(course_dir, assignment, students, **options):
+        svc.stopping.set()   # the hub's SIGINT arrives while the batch grades
+        outcomes.upsert(svc.bind, outcomes.Outcome(assignment=A, student="ana", outcome="grader_error",
+                                                   submitted_at="2026-11-20T09:00:00+00:00"))
+
+    monkeypatch.setattr(services.batch, "grade", grade)
+    svc.step()
+    [row] = ledger.rows(svc.bind, A)
+    assert (row.state, row.finished_at, row.released_at) == ("grading", None, None)
+    assert [c for c in svc.commands if c[0] != "collect"] == []   # nothing released while stopping
+    assert ledger.recover(svc.bind, A) == 1 and ledger.rows(svc.bind, A)[0].state == "queued"
