@@ -11,7 +11,10 @@ import json
 import math
 import os
 
-from cnnkit_grader.inside import names
+if "names" not in globals():
+    # Imported as a module (selfcheck, the tests). In the graded kernel this file's text is run
+    # by GuardedExecute._handover, which cannot import the grader there and passes ``names`` in.
+    from cnnkit_grader.inside import names
 
 
 def number(value):

@@ -102,6 +102,23 @@ def part_of_cells(nb):
     return labels
 
 
+def handover_code(answer, inbox):
+    """What the kernel runs to hand ``answer`` over into ``inbox``: inside/handover.py's text, with
+    inside/names.py's passed in as ``names``. The grader is not importable in the kernel (nor
+    should be: the student's code could replace it there), so both go in as text."""
+    source = (Path(sandbox.INSIDE) / "handover.py").read_text()
+    names_source = (Path(sandbox.INSIDE) / "names.py").read_text()
+    return ("def __cnnkit_handover():\n"
+            "    import types\n"
+            "    names = types.ModuleType('cnnkit_handover_names')\n"
+            f"    exec(compile({names_source!r}, '<cnnkit names>', 'exec'), names.__dict__)\n"
+            "    scope = {'__name__': 'cnnkit_handover', 'names': names}\n"
+            f"    exec(compile({source!r}, '<cnnkit handover>', 'exec'), scope)\n"
+            f"    scope['handover']({answer!r}, globals(), {str(inbox)!r})\n"
+            "__cnnkit_handover()\n"
+            "del __cnnkit_handover\n")
+
+
 class GuardedExecute(CappedOutputs, Execute):
     cell_output_bytes = Integer(100_000, help="Output kept per cell, in bytes.").tag(config=True)
     notebook_output_bytes = Integer(1_000_000, help="Output kept per notebook, in bytes.").tag(config=True)
@@ -382,13 +399,7 @@ class GuardedExecute(CappedOutputs, Execute):
         # A fresh folder each time, named at random: nothing planted earlier can be taken.
         inbox = self._scratch / HANDOVER / secrets.token_hex(8)
         sandbox.give_folder(inbox, self.slot)
-        source = (Path(sandbox.INSIDE) / "handover.py").read_text()
-        code = ("def __cnnkit_handover():\n"
-                "    scope = {'__name__': 'cnnkit_handover'}\n"
-                f"    exec(compile({source!r}, '<cnnkit handover>', 'exec'), scope)\n"
-                f"    scope['handover']({answer!r}, globals(), {str(inbox)!r})\n"
-                "__cnnkit_handover()\n"
-                "del __cnnkit_handover\n")
+        code = handover_code(answer, inbox)
         try:
             msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
             reply = self._run(self._wait(msg_id))
