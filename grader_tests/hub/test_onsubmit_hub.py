@@ -15,6 +15,8 @@ by the daily limit, with its message on the page. Neither student can read the o
 through the page or the API; a request without a login is sent to the hub's login or refused.
 """
 
+import dataclasses
+import datetime
 import re
 import time
 from pathlib import Path
@@ -24,6 +26,8 @@ from playwright.sync_api import Error as PlaywrightError
 
 from cnnkit_tools import samples as sample_submissions
 from cnnkit_tools import submissions
+
+from hub import control
 
 from conftest import Browser  # grader_tests/hub/conftest.py
 from people import Person, session  # grader_tests/hub/people.py
@@ -120,6 +124,10 @@ def service(person, path, **kwargs):
 
 def mine(person):
     return ok(service(person, "api/submissions"))
+
+
+def _epoch(iso):
+    return datetime.datetime.fromisoformat(iso).timestamp()
 
 
 def _environ(pid):
@@ -270,3 +278,50 @@ def test_no_student_reads_anothers_rows_and_the_instructor_sees_the_queue(cast, 
     text = teacher_page.page.locator("#content").inner_text()
     assert first.name in text and second.name in text and "Recent outcomes" in text
     shoot(teacher_page, "onsubmit-05-instructor-queue.png")
+
+
+def test_a_hub_restarted_mid_grade_loses_nothing_and_grades_and_releases_once(cast, autograde_hub, artifacts):
+    """The instructor raises the daily limit and restarts the hub (``./kit hub stop``, ``start``),
+    the second student submits again, and the hub is restarted while that grading runs. Every
+    row from before is still there, unchanged; the new submission ends graded once, released
+    once, and the student fetches its feedback."""
+    settings, passwords = autograde_hub
+    _, _, teacher, (_, second) = cast
+    before = ok(service(teacher, "api/queue"))["recent"]
+    log = open(artifacts / "onsubmit-hub-restarts.txt", "w")
+    unlimited = dataclasses.replace(settings, grader_env={**POLICY, "CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY": "0"})
+
+    def restart():
+        control.stop(unlimited, out=log)
+        control.start(unlimited, out=log)
+        return Person(unlimited, second.name, passwords[second.name]).login()
+
+    student = restart()
+    keys = ("timestamp", "state", "score", "max_score", "released_at")
+    assert [{k: e[k] for k in keys} for e in ok(service(student, "api/submissions"))["submissions"]] == [
+        {k: e[k] for k in keys} for e in before if e["student"] == second.name]
+    student.start_server()
+    ok(student.server("POST", "assignments/submit", data=course_args(unlimited)))
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        newest = mine(student)["submissions"][0]
+        if newest["state"] == "grading" and time.time() - _epoch(newest["started_at"]) > 15:
+            break
+        time.sleep(1)
+    assert newest["state"] == "grading", newest
+    student = restart()  # mid-grade: the service is stopped with the hub, and starts again with it
+    while time.monotonic() < deadline:
+        rows = mine(student)["submissions"]
+        if rows[0]["released_at"]:
+            break
+        time.sleep(2)
+    log.close()
+    rows = mine(student)["submissions"]
+    assert rows[0]["timestamp"] == newest["timestamp"] and rows[0]["state"] == "graded" and rows[0]["released_at"], rows
+    assert [{k: e[k] for k in keys} for e in rows[1:]] == [
+        {k: e[k] for k in keys} for e in before if e["student"] == second.name]  # nothing lost, nothing changed
+    assert sum(r["timestamp"] == newest["timestamp"] for r in rows) == 1
+    released = sorted((Path(settings.exchange) / settings.course_id / "feedback").glob("*.html"))
+    assert len(released) == 3, released  # one each for the three graded submissions: none twice
+    student.start_server()
+    assert _feedback(student, unlimited) == (rows[0]["score"], rows[0]["max_score"])
