@@ -24,6 +24,16 @@ def make_course(tmp_path_factory, name):
     return directory
 
 
+def touched_release():
+    """The release with one character added in one answer cell: still blank, but no longer the
+    untouched release, so the grader runs it in full (kernel, probe, measurement) rather than
+    scoring it without running anything (cnnkit_grader/boundary/untouched.py)."""
+    release = submissions.read(RELEASE)
+    answer = next(c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "updates_per_epoch")
+    answer.source = answer.source.replace("raise NotImplementedError()", "raise NotImplementedError( )")
+    return release
+
+
 def graded_cells(notebook):
     """grade_id -> points for every autograded test cell of a notebook."""
     return {cell.metadata.nbgrader["grade_id"]: cell.metadata.nbgrader["points"]

@@ -17,7 +17,7 @@ from cnnkit_grader.judge import tasks
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import attacks
 
-from courses import CELLS, RELEASE, SMOKE, autograded, digests, make_course, shown, verdicts
+from courses import CELLS, SMOKE, autograded, digests, make_course, shown, touched_release, verdicts
 from helpers import active_content
 
 
@@ -181,7 +181,7 @@ def test_feedback_shows_names_points_and_messages_not_test_code(attacked, cifar_
 
 def test_grading_refuses_to_run_without_isolation(tmp_path_factory, cifar_dir):
     directory = make_course(tmp_path_factory, "no_sandbox_user")
-    submissions.write(submissions.read(RELEASE), directory, "someone")
+    submissions.write(touched_release(), directory, "someone")  # the untouched release runs nothing
     env = {"CNNKIT_BUDGET": "smoke"}
     if os.geteuid() == 0:
         env["CNNKIT_SANDBOX_USERS"] = "no-such-user"
@@ -195,6 +195,6 @@ def test_grading_refuses_to_run_without_isolation(tmp_path_factory, cifar_dir):
 
 def test_unprotected_grading_says_so(tmp_path_factory, cifar_dir):
     directory = make_course(tmp_path_factory, "sandbox_off")
-    submissions.write(submissions.read(RELEASE), directory, "someone")
+    submissions.write(touched_release(), directory, "someone")  # the untouched release runs nothing
     course.autograde(directory, CNNKIT_BUDGET="smoke", CNNKIT_SANDBOX="off")
     assert "WITHOUT isolation" in json.dumps(autograded(directory, "someone").metadata["cnnkit"]["notes"])

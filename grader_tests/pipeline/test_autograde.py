@@ -13,7 +13,7 @@ from cnnkit_grader.judge import tasks
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import mutation_report, mutations, variants
 
-from courses import RELEASE, SMOKE, graded_cells, make_course, verdicts
+from courses import RELEASE, SMOKE, graded_cells, make_course, touched_release, verdicts
 from helpers import feedback_digest, grading_record_digest
 
 CELLS = graded_cells(submissions.read(RELEASE))
@@ -36,11 +36,8 @@ def untouched_course(tmp_path_factory):
     """A course of its own holding the untouched release and the release with one character edited,
     graded in one ``nbgrader autograde`` (not the smoke course: it needs no training)."""
     directory = make_course(tmp_path_factory, "untouched_course")
-    release = submissions.read(RELEASE)
-    submissions.write(release, directory, "untouched")
-    answer = next(c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "updates_per_epoch")
-    answer.source = answer.source.replace("raise NotImplementedError()", "raise NotImplementedError( )")
-    submissions.write(release, directory, "one_character")
+    submissions.write(submissions.read(RELEASE), directory, "untouched")
+    submissions.write(touched_release(), directory, "one_character")
     course.autograde(directory, **SMOKE)
     course.generate_feedback(directory, "untouched")
     return directory
