@@ -71,9 +71,15 @@ def test_a_task_that_raises_is_retried_once_then_reported(pool, tmp_path):
 
 
 def test_the_pool_has_one_single_threaded_worker_per_requested_slot(pool):
-    pool.client.wait_for_workers(2, timeout=60)  # the nanny restarts workers the tests killed
-    info = pool.client.scheduler_info()["workers"]
-    assert len(info) == 2 and {w["nthreads"] for w in info.values()} == {1}
+    # Ask the scheduler itself: the client's scheduler_info() is a cache refreshed every few
+    # seconds, and right after the nanny restarts the workers the tests killed it can still
+    # list none (CI saw 0 workers after wait_for_workers(2) had returned).
+    def threads(dask_scheduler=None):
+        return sorted(ws.nthreads for ws in dask_scheduler.workers.values())
+    deadline = time.monotonic() + 60
+    while pool.client.run_on_scheduler(threads) != [1, 1] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert pool.client.run_on_scheduler(threads) == [1, 1]
     assert pool.mode == "local pool, 2 workers x 1 thread"
 
 
