@@ -41,15 +41,13 @@ from traitlets import Integer, default
 
 from cnnkit import data
 
-from cnnkit import budget as budgets
-
 from cnnkit_grader.boundary import files, fresh, measurement, preflight, sandbox, untouched
 from cnnkit_grader.boundary.kernel import SandboxedKernelManager
 from cnnkit_grader.boundary.outputs import CappedOutputs
-from cnnkit_grader.boundary.phases import Phases
 from cnnkit_grader.boundary.probe import ANSWER_LIMITS, ProbeRun
 from cnnkit_grader.inside import names as handover_names
 from cnnkit_grader.judge import tasks
+from cnnkit_grader.plugins.record import GradingRecord
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
@@ -149,22 +147,23 @@ class GuardedExecute(CappedOutputs, Execute):
             raise GraderError("GuardedExecute needs cnnkit_grader.boundary.intake.SafeAutograde, which "
                               "nbgrader_config.py installs in place of nbgrader's Autograde.")
         folder = self._student_folder(resources, course)
-        self.phases = Phases()
-        intake = dict(nb.metadata.get("cnnkit", {}))
+        self.record = record = GradingRecord.start(folder, nb.metadata.get("cnnkit", {}))
+        resources["cnnkit"] = record
+        self.phases = record.phases
         checked = time.monotonic()
         release = Path(course["release"]) / f"{resources['metadata'].get('name') or 'notebook'}.ipynb"
         if untouched.is_untouched(nb, folder, release, self.log):
-            return nb, self._untouched(resources, folder, intake, checked)
+            return nb, self._untouched(resources, folder, checked)
         self.phases.add("prepare", checked)   # the comparison is part of preparing the full run
         self._fault, self._not_run = None, []
         self.reset_caps()
         self._handed = {}             # answer -> True once the kernel handed it over for good
         self._last_handover = None    # no answer cell ran since this answer was handed over
-        self._answers = files.process_folder("cnnkit-answers-", self.log)
+        self._answers = record.answers = files.process_folder("cnnkit-answers-", self.log)
         self._parts = part_of_cells(nb)
         self._setup = set(preflight.setup_cells(nb))  # the instructor's cells before any student code
-        notes = list(intake.get("notes", []))
-        inputs = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
+        notes = record.notes
+        inputs = record.fresh = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
         with contextlib.ExitStack() as stack:
             with self.phases.timed("prepare"):
                 self.slot = (stack.enter_context(sandbox.slot(log=self.log)) if sandbox.enabled()
@@ -226,23 +225,17 @@ class GuardedExecute(CappedOutputs, Execute):
                 paths = measurement.model_paths(self._answers)
                 measured = measurement.check_files(paths)
                 arrays = fresh.training_arrays(inputs)
-                evaluator.measure(paths, measured, measurement.measure_asks(paths), budgets.current(),
+                evaluator.measure(paths, measured, measurement.measure_asks(paths), record.budget,
                                   measurement.probe_sets(inputs, arrays), self.measure_timeout)
-        resources["cnnkit"] = {"answers": str(self._answers), "models": measured, "fault": self._fault,
-                               "not_run": self._not_run,
-                               "notes": notes, "phases": self.phases, "fresh": inputs, "intake": intake,
-                               "sandbox": "on" if sandbox.enabled() else "off", "student_dir": str(folder)}
+        record.models, record.fault, record.not_run = measured, self._fault, self._not_run
         return nb, resources
 
-    def _untouched(self, resources, folder, intake, checked):
+    def _untouched(self, resources, folder, checked):
         """The release, untouched: its grades are known (0 on every test cell, ``tasks.untouched``),
         so no kernel, probe or measurement starts. ``ScoreOutside`` writes the verdicts."""
         self.phases.add("untouched release: nothing run", checked)
         self.log.info("%s is the release untouched: every test scores 0, nothing is run", folder)
-        resources["cnnkit"] = {"untouched": True, "answers": None, "models": {}, "fault": None, "not_run": [],
-                               "notes": list(intake.get("notes", [])), "phases": self.phases,
-                               "fresh": None, "intake": intake,
-                               "sandbox": "on" if sandbox.enabled() else "off", "student_dir": str(folder)}
+        self.record.untouched = True
         return resources
 
     def _kernel_name(self, nb):

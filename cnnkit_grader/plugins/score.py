@@ -1,8 +1,9 @@
 """nbgrader preprocessors: judge every graded cell outside the student's kernel, and record it.
 
 ``ScoreOutside`` runs in nbgrader's own process after ``GuardedExecute`` and before
-``SaveAutoGrades``. It takes the answers the probe and the kernel handed over and the figures
-``GuardedExecute`` measured, builds the evidence record, asks the rules (``tasks.judge``) for
+``SaveAutoGrades``. It reads the grading record ``GuardedExecute`` built (``record``): the
+answers the probe and the kernel handed over and the figures it measured. It builds the
+evidence record, asks the rules (``tasks.judge``) for
 each graded cell's verdict, and writes it into the cell: an error
 output when it fails, none when it passes, and ``cell.metadata["cnnkit"]["verdict"]`` for
 reports. ``SaveAutoGrades`` then records exactly these verdicts, so the gradebook,
@@ -16,19 +17,17 @@ evidence: every graded test cell gets ``tasks.untouched``, written the same way.
 """
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from cnnkit import budget as budgets
-
 from cnnkit_grader.boundary import files, measurement
-from cnnkit_grader.judge import tasks, thresholds
+from cnnkit_grader.judge import tasks
 from cnnkit_grader.judge.evidence import Evidence
 from cnnkit_grader.plugins.execute import error_output
+from cnnkit_grader.plugins.record import of as record_of
 
 MAX_ANSWER = 5 * 2**20
 
@@ -74,27 +73,19 @@ def record(cell, verdict):
 class ScoreOutside(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
-        info = resources.get("cnnkit")
-        if info is None:
-            raise RuntimeError("ScoreOutside needs cnnkit_grader.plugins.execute.GuardedExecute before it "
-                               "in Autograde.autograde_preprocessors (see nbgrader_config.py).")
-        phases, answers_dir = info["phases"], info["answers"]
-        budget = budgets.current()
-        threshold = thresholds.heldout_threshold(budget.name)
+        grading = record_of(resources, "ScoreOutside")
         try:
-            with phases.timed("judge"):
-                if info.get("untouched"):   # the release untouched: nothing ran, the verdicts are known
-                    unreadable = (info.get("intake") or {}).get("outcome") == "unreadable"
-
+            with grading.phases.timed("judge"):
+                if grading.untouched:   # the release untouched: nothing ran, the verdicts are known
                     def verdict(grade):
-                        return tasks.untouched(grade, unreadable=unreadable)
+                        return tasks.untouched(grade, unreadable=grading.unreadable)
                 else:
-                    fault = info.get("fault")
                     evidence = Evidence(
-                        budget=budget, threshold=threshold, fresh=info["fresh"],
-                        answers=read_answers(Path(answers_dir)), models=info["models"],
+                        budget=grading.budget, threshold=grading.threshold, fresh=grading.fresh,
+                        answers=read_answers(grading.answers), models=grading.models,
                         heldout_labels=measurement.heldout_set()[1],
-                        fault=fault["message"] if fault else None, not_run=frozenset(info.get("not_run", ())))
+                        fault=grading.fault["message"] if grading.fault else None,
+                        not_run=frozenset(grading.not_run))
 
                     def verdict(grade):
                         return tasks.judge(grade, evidence)
@@ -103,17 +94,11 @@ class ScoreOutside(NbGraderPreprocessor):
                     if grade in tasks.TASKS:
                         record(cell, verdict(grade))
         finally:
-            if answers_dir:
-                shutil.rmtree(answers_dir, ignore_errors=True)
-        notes = info.get("notes") or []
-        if notes:
-            nb.cells.insert(0, new_markdown_cell("**Grader's notes**\n\n" + "\n".join(f"- {note}" for note in notes)))
-        intake = info.get("intake") or {}
-        nb.metadata["cnnkit"] = {
-            "outcome": intake.get("outcome") or ("fault" if info.get("fault") else "graded"),
-            "fault": info.get("fault"), "not_run": list(info.get("not_run", ())), "notes": notes,
-            "sandbox": info.get("sandbox"), "budget": budget.name, "threshold": threshold}
-        info["scored_at"] = time.monotonic()
+            grading.discard_answers()
+        if grading.notes:
+            nb.cells.insert(0, new_markdown_cell("**Grader's notes**\n\n" + "\n".join(f"- {note}" for note in grading.notes)))
+        nb.metadata["cnnkit"] = grading.metadata()
+        grading.scored_at = time.monotonic()
         return nb, resources
 
 
@@ -121,11 +106,11 @@ class FinishRecord(NbGraderPreprocessor):
     """Last in the pipeline: the time spent writing grades, and every phase, into the notebook."""
 
     def preprocess(self, nb, resources):
-        info = resources.get("cnnkit")
-        if info is None:
+        if resources.get("cnnkit") is None:
             return nb, resources
-        phases = info["phases"]
-        phases.add("write grades", info.get("scored_at", time.monotonic()))
+        grading = record_of(resources, "FinishRecord")
+        phases = grading.phases
+        phases.add("write grades", grading.scored_at or time.monotonic())
         nb.metadata.setdefault("cnnkit", {}).update(
             phases=phases.record(), started_at=phases.started_at, seconds=phases.seconds())
         return nb, resources
