@@ -70,6 +70,13 @@ MUTANTS = (
         Edit("build_model", 'x = keras.layers.Dense(50, activation="relu")(x)',
              "x = keras.layers.Dense(50)(x)"),
     ), frozenset({"test_build_structure"})),
+    # ---------------------------------------------------------------- Part B: regression losses
+    Change("regression_losses_swapped", "regression losses", (
+        Edit("regression_losses", "return float(mse), float(mae)", "return float(mae), float(mse)"),
+    ), frozenset({"test_regression_losses"})),
+    Change("regression_root_mse", "regression losses", (
+        Edit("regression_losses", "return float(mse), float(mae)", "return math.sqrt(float(mse)), float(mae)"),
+    ), frozenset({"test_regression_losses"})),
     # ---------------------------------------------------------------- Part C: compiling
     Change("mse_loss", "loss", (
         Edit("compile_model", _LOSS, 'loss="mse"'),
@@ -93,6 +100,15 @@ MUTANTS = (
     Change("adam_lr_10x", "training the dropout model", (
         Edit("compile_model", 'optimizer="adam"', "optimizer=keras.optimizers.Adam(learning_rate=0.01)"),
     ), frozenset({"test_heldout_accuracy"}), note="Adam, but with 10 times its default learning rate"),
+    # ---------------------------------------------------------------- Part D: epochs and batches
+    # The last, smaller batch is an update too; a number worked out for this notebook's own
+    # N_TRAIN is wrong for the grader's (the probe reruns the cell with fresh ones).
+    Change("updates_floor", "epochs and batches", (
+        Edit("updates_per_epoch", "math.ceil(N_TRAIN / BATCH_SIZE)", "N_TRAIN // BATCH_SIZE"),
+    ), frozenset({"test_updates_per_epoch"})),
+    Change("updates_hard_coded", "epochs and batches", (
+        Edit("updates_per_epoch", "math.ceil(N_TRAIN / BATCH_SIZE)", "469"),
+    ), frozenset({"test_updates_per_epoch"})),
     # ---------------------------------------------------------------- Part E: training
     Change("fit_without_validation", "training", (
         Edit("train", ",\n                     validation_data=(val_images, val_labels)", ""),
