@@ -4,7 +4,6 @@ decides by row locks rather than SQLite's one writer. A private server on 127.0.
 """
 
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from cnnkit_tools.onsubmit import ledger
 from cnnkit_tools.servers import postgres
 
+from grader_tests.ledgers import A, T, race_to_claim
 from grader_tests.unit import test_onsubmit_ledger as fast
 
 pytestmark = [pytest.mark.slow, pytest.mark.onsubmit]
@@ -53,19 +53,6 @@ def test_the_ledger_behaves_the_same_in_postgresql(bind, case):
 
 
 def test_two_postgresql_connections_cannot_both_claim_a_row(server, bind):
-    rows = [ledger.enqueue(bind, fast.A, f"s{n}", fast.T.format(n))[0] for n in range(30)]
-    engines = [ledger.engine(server.url) for _ in range(2)]
-    won, start = [[], []], threading.Barrier(2)
-
-    def claimer(n):
-        start.wait()
-        won[n].extend(row.id for row in rows if ledger.claim(engines[n], row.id))
-
-    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for engine in engines:
-        engine.dispose()
+    rows = [ledger.enqueue(bind, A, f"s{n}", T.format(n))[0] for n in range(30)]
+    won = race_to_claim(server.url, rows)
     assert sorted(won[0] + won[1]) == sorted(row.id for row in rows) and not set(won[0]) & set(won[1])

@@ -6,16 +6,13 @@ import pytest
 
 from cnnkit_tools.onsubmit import board, ledger, policy
 
-A = "cnn"
-T = "2026-11-20T09:{:02d}:00+00:00"
+from grader_tests.ledgers import A, T, sqlite_ledger
 
 
 @pytest.fixture
 def bind(tmp_path):
-    engine = ledger.engine(f"sqlite:///{tmp_path / 'gradebook.db'}")
-    ledger.ensure(engine)
-    yield engine
-    engine.dispose()
+    with sqlite_ledger(tmp_path) as engine:
+        yield engine
 
 
 def graded(bind, student, minute, seconds):

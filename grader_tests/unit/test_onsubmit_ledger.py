@@ -7,23 +7,19 @@ policy is told how many attempts were used and when the next one can be graded.
 """
 
 import datetime
-import threading
 
 import pytest
 
 from cnnkit_tools.grade import outcome as outcomes
 from cnnkit_tools.onsubmit import ledger, policy, service as services
 
-A = "cnn"
-T = "2026-11-20T09:{:02d}:00+00:00"
+from grader_tests.ledgers import A, T, race_to_claim, sqlite_ledger
 
 
 @pytest.fixture
 def bind(tmp_path):
-    engine = ledger.engine(f"sqlite:///{tmp_path / 'gradebook.db'}")
-    ledger.ensure(engine)
-    yield engine
-    engine.dispose()
+    with sqlite_ledger(tmp_path) as engine:
+        yield engine
 
 
 def states(bind, student="ana"):
@@ -52,24 +48,7 @@ def test_enqueue_is_idempotent_and_a_newer_submission_supersedes_queued_and_grad
 
 def test_two_connections_cannot_both_claim_a_row(tmp_path, bind):
     rows = [ledger.enqueue(bind, A, f"s{n}", T.format(n))[0] for n in range(20)]
-    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
-    engines = [ledger.engine(url) for _ in range(2)]
-    won = [[], []]
-    start = threading.Barrier(2)
-
-    def claimer(n):
-        start.wait()
-        for row in rows:
-            if ledger.claim(engines[n], row.id):
-                won[n].append(row.id)
-
-    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for engine in engines:
-        engine.dispose()
+    won = race_to_claim(f"sqlite:///{tmp_path / 'gradebook.db'}", rows)
     assert sorted(won[0] + won[1]) == [row.id for row in rows]
     assert not set(won[0]) & set(won[1])
     assert all(row.state == "grading" and row.attempts == 1 for row in ledger.rows(bind, A))
