@@ -292,6 +292,8 @@ def test_report_page_for_the_class(course, tmp_path):
     assert not chatter  # no warnings or errors on the page
     assert "accuracy 9.8% is below 30%." in html and "3 of 5 (60%)" in html
     assert "fault: out_of_memory" in html
+    # The template (cnnkit_tools/report/template.ipynb) takes its title and flag rules from the data.
+    assert f">{ASSIGNMENT}: what the class got wrong<a class=\"anchor-link\"" in html and "difficulty under 30% (<em>hard</em>)" in html
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
     assert not re.search(r"\bnan\b", text, re.IGNORECASE)  # undefined shows as n/a, missing as missing
     assert "<script src=" not in html  # no scripts fetched from the network
