@@ -48,7 +48,7 @@ def tuning(ns, folder):
 
 
 def saving(ns, folder):
-    paths = {key: ns[key] for key in ("BASELINE_PATH", "DROPOUT_PATH", "best_model_path")}
+    paths = {key: ns[key] for key in (*names.SAVED_PATHS, "best_model_path")}
     return {**{key: value if type(value) is str else repr(value)[:200] for key, value in paths.items()},
             names.FINAL_BASE: save(ns["model"], names.FINAL_BASE, folder),
             names.FINAL_DROPOUT: save(ns["model_dropout"], names.FINAL_DROPOUT, folder)}

@@ -16,6 +16,7 @@ FINAL_DROPOUT = "final_dropout"  # the files it saved, to tell whether those fil
 TUNED_PREFIX = "tuned_"        # Part H's candidates: tuned_0, tuned_1, ... in DROPOUT_RATES' order
 SAVED_PREFIX = "saved:"        # a file the notebook saved, measured under "saved:<file name>"
 TUNED_FILE = re.compile(rf"{TUNED_PREFIX}\d+{re.escape(MODEL_SUFFIX)}")
+SAVED_PATHS = ("BASELINE_PATH", "DROPOUT_PATH")  # Part I: the names of the files the notebook saved
 
 
 def tuned(index):

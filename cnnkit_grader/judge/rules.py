@@ -500,7 +500,7 @@ def tuning_best(ev):
 # ---------------------------------------------------------------- Part I: saving
 def _paths(ev):
     values = ev.values("saving")
-    paths = {key: values.get(key) for key in ("BASELINE_PATH", "DROPOUT_PATH")}
+    paths = {key: values.get(key) for key in names.SAVED_PATHS}
     for key, path in paths.items():
         if not isinstance(path, str):
             raise Fail("path", f"{key} should be a file name, not {str(path)[:60]}.")

@@ -30,7 +30,6 @@ Every phase gets a timestamp (``phases``). ``ScoreOutside`` then judges everythi
 import contextlib
 import os
 import re
-import secrets
 import time
 from pathlib import Path
 
@@ -41,30 +40,26 @@ from traitlets import Integer, default
 
 from cnnkit import data
 
-from cnnkit_grader.boundary import files, fresh, measurement, preflight, sandbox, untouched
+from cnnkit_grader.boundary import files, fresh, handover, measurement, preflight, sandbox, untouched
 from cnnkit_grader.boundary.kernel import SandboxedKernelManager
 from cnnkit_grader.boundary.outputs import CappedOutputs
-from cnnkit_grader.boundary.probe import ANSWER_LIMITS, ProbeRun
-from cnnkit_grader.inside import names as handover_names
+from cnnkit_grader.boundary.probe import ProbeRun
 from cnnkit_grader.judge import tasks
 from cnnkit_grader.plugins.record import GradingRecord
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
-HANDOVER = ".cnnkit-handover"   # folder in the scratch copy where the kernel hands answers over
+# What stopped a notebook, as each later graded cell says it ("Not run: ...") and the record keeps it.
+FAULTS = {
+    "notebook_budget": "the notebook ran past its time budget of {budget} s, so later cells were not run",
+    "cell_timeout": "an earlier cell ran past the time limit and would not stop",
+    "kernel_died": ("the kernel died in code cell {cell} (os._exit, a crash, or running out of memory), "
+                    "so later cells could not run"),
+    "kernel_silent": "the kernel stopped answering after a test cell",
+}
 SUBMISSION_LIMITS = files.Limits(files=1000, file_bytes=50 * 2**20, total_bytes=200 * 2**20)
 COPY_BACK_LIMITS = files.Limits(files=10, file_bytes=50 * 2**20, total_bytes=100 * 2**20)
 MODEL_SUFFIXES = (".keras", ".h5")
-
-
-def make_handover(scratch, slot):
-    """The hand-over folder in a submission's scratch copy: the grader's; the kernel may only read it,
-    and only the slot's user may even do that. The scratch folder itself is sticky (sandbox.give
-    with include_root=False), so the kernel cannot rename or replace it either."""
-    (scratch / HANDOVER).mkdir(mode=0o755)
-    if slot.isolated_user:
-        os.chown(scratch / HANDOVER, 0, slot.gid)
-        (scratch / HANDOVER).chmod(0o750)
 
 
 class GraderError(RuntimeError):
@@ -98,23 +93,6 @@ def part_of_cells(nb):
             current = f"part {match.group(1)}" if match else current
         labels.append(current)
     return labels
-
-
-def handover_code(answer, inbox):
-    """What the kernel runs to hand ``answer`` over into ``inbox``: inside/handover.py's text, with
-    inside/names.py's passed in as ``names``. The grader is not importable in the kernel (nor
-    should be: the student's code could replace it there), so both go in as text."""
-    source = (Path(sandbox.INSIDE) / "handover.py").read_text()
-    names_source = (Path(sandbox.INSIDE) / "names.py").read_text()
-    return ("def __cnnkit_handover():\n"
-            "    import types\n"
-            "    names = types.ModuleType('cnnkit_handover_names')\n"
-            f"    exec(compile({names_source!r}, '<cnnkit names>', 'exec'), names.__dict__)\n"
-            "    scope = {'__name__': 'cnnkit_handover', 'names': names}\n"
-            f"    exec(compile({source!r}, '<cnnkit handover>', 'exec'), scope)\n"
-            f"    scope['handover']({answer!r}, globals(), {str(inbox)!r})\n"
-            "__cnnkit_handover()\n"
-            "del __cnnkit_handover\n")
 
 
 class GuardedExecute(CappedOutputs, Execute):
@@ -200,7 +178,7 @@ class GuardedExecute(CappedOutputs, Execute):
                     notes.append(sandbox.UNSAFE_WARNING)
                 if not sized:
                     self.log.info("the scratch folder is not a sized tmpfs (needs root): no disk quota")
-                make_handover(scratch, self.slot)
+                handover.make_folder(scratch, self.slot)
                 probes = [ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log, isolated).start()
                           for isolated in (None, *tasks.ISOLATED)]
                 evaluator = measurement.Evaluator(self.slot, self.log).start()
@@ -278,8 +256,10 @@ class GuardedExecute(CappedOutputs, Execute):
             self._fill_gaps()
         return cell, resources
 
-    def _set_fault(self, kind, message, where):
-        self._fault = {"kind": kind, "message": message, "cell": where}
+    def _set_fault(self, kind, where, **details):
+        """The first thing that stopped the notebook: later graded cells are "not run" with this message."""
+        self._fault = {"kind": kind, "message": FAULTS[kind].format(budget=self.notebook_timeout, **details),
+                       "cell": where}
 
     def _mark_not_run(self, cell):
         grade = tasks.graded_id(cell)
@@ -293,8 +273,7 @@ class GuardedExecute(CappedOutputs, Execute):
         where = tasks.graded_id(cell) or f"cell {index}"
         remaining = self._deadline - time.monotonic()
         if not self._fault and remaining <= 0:
-            self._set_fault("notebook_budget", f"the notebook ran past its time budget of {self.notebook_timeout} s, "
-                                               "so later cells were not run", where)
+            self._set_fault("notebook_budget", where)
         if self._fault:
             self._mark_not_run(cell)
             return cell, resources
@@ -309,19 +288,16 @@ class GuardedExecute(CappedOutputs, Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._set_fault("kernel_died", f"the kernel died in code cell {cell.get('execution_count') or index} "
-                                           "(os._exit, a crash, or running out of memory), so later cells "
-                                           "could not run", where)
+            self._set_fault("kernel_died", where, cell=cell.get("execution_count") or index)
             cell.outputs.append(error_output("KernelDied", "Your kernel died while running this cell "
                                              "(os._exit, a crash, or running out of memory). Results of "
                                              "earlier cells are kept; later cells were not run."))
         except CellTimeoutError:
             self._stop_kernel()
             if budget_bound:
-                self._set_fault("notebook_budget", f"the notebook ran past its time budget of "
-                                                   f"{self.notebook_timeout} s, so later cells were not run", where)
+                self._set_fault("notebook_budget", where)
             else:
-                self._set_fault("cell_timeout", "an earlier cell ran past the time limit and would not stop", where)
+                self._set_fault("cell_timeout", where)
             cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
                                              "and ignored the interrupt, so the kernel was stopped. Results "
                                              "of earlier cells are kept; later cells were not run."))
@@ -330,8 +306,7 @@ class GuardedExecute(CappedOutputs, Execute):
         if any(o.output_type == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             cell.outputs = [o for o in cell.outputs if o.get("ename") != "CellTimeoutError"]
             if budget_bound:
-                self._set_fault("notebook_budget", f"the notebook ran past its time budget of "
-                                                   f"{self.notebook_timeout} s, so later cells were not run", where)
+                self._set_fault("notebook_budget", where)
                 cell.outputs.append(error_output("NotebookBudget", f"The notebook ran past its time budget of "
                                                  f"{self.notebook_timeout} s during this cell, which was "
                                                  "interrupted. Later cells were not run."))
@@ -389,58 +364,20 @@ class GuardedExecute(CappedOutputs, Execute):
             return  # the cell before asked for the same answer, and no other cell ran since
         self._last_handover = answer
         started = time.monotonic()
-        # A fresh folder each time, named at random: nothing planted earlier can be taken.
-        inbox = self._scratch / HANDOVER / secrets.token_hex(8)
-        sandbox.give_folder(inbox, self.slot)
-        code = handover_code(answer, inbox)
+        inbox = handover.Inbox(self._scratch, self.slot, self._answers, self.log)
         try:
-            msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+            msg_id = self.kc.execute(handover.code(answer, inbox.folder), silent=True, store_history=False,
+                                     allow_stdin=False)
             reply = self._run(self._wait(msg_id))
         except Exception as err:  # noqa: BLE001 - a broken kernel here is the student's fault
             reply = None
             self.log.warning("handing over %s failed: %s", answer, err)
         if reply is None:
-            self._set_fault("kernel_silent", "the kernel stopped answering after a test cell", answer)
+            self._set_fault("kernel_silent", answer)
             self._stop_kernel()
         else:
-            wanted = [f"{answer}.json"] + [f"{m}{handover_names.MODEL_SUFFIX}" for m in tasks.MODELS.get(answer, ())]
-            names = [n for n in files.list_names(inbox)
-                     if n in wanted or (answer == "tuning" and handover_names.TUNED_FILE.fullmatch(n))]
-            try:
-                files.take(inbox, names, self._answers, ANSWER_LIMITS)
-                if answer == "saving":
-                    self._take_saved_files()
-            except OSError as err:  # whatever the kernel did to its files, this answer alone is lost
-                self.log.warning("taking the %s answer: %s", answer, err)
-            self._handed[answer] = self._answer_ok(answer)
+            self._handed[answer] = inbox.take(answer)
         self.phases.add("handover", started)
-
-    def _answer_ok(self, answer):
-        import json
-
-        path = self._answers / f"{answer}.json"
-        try:
-            content = json.loads(path.read_text())
-        except (OSError, ValueError, RecursionError):
-            return False
-        return isinstance(content, dict) and isinstance(content.get("values"), dict)
-
-    def _take_saved_files(self):
-        """The files the notebook saved under BASELINE_PATH and DROPOUT_PATH, taken by name, no link followed."""
-        import json
-
-        try:
-            content = json.loads((self._answers / "saving.json").read_text())
-        except (OSError, ValueError, RecursionError):
-            return
-        values = content.get("values") if isinstance(content, dict) else None
-        if not isinstance(values, dict):
-            return
-        names = [values.get(k) for k in ("BASELINE_PATH", "DROPOUT_PATH")]
-        names = [n for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")]
-        folder = self._answers / handover_names.SAVED
-        folder.mkdir(exist_ok=True)
-        files.take(self._scratch, names, folder, ANSWER_LIMITS)
 
     async def _wait(self, msg_id):
         import asyncio

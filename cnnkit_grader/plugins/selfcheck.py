@@ -87,7 +87,7 @@ def collect_here(answer, ns, inputs, arrays, folder):
             return probe.collect(collector, answer, ns)
     record = handover.collect(answer, ns, str(folder))
     if answer == "saving" and "values" in record:
-        names = [record["values"].get(k) for k in ("BASELINE_PATH", "DROPOUT_PATH")]
+        names = [record["values"].get(k) for k in handover_names.SAVED_PATHS]
         (Path(folder) / handover_names.SAVED).mkdir()
         files.take(".", [n for n in names if isinstance(n, str)], Path(folder) / handover_names.SAVED,
                    files.Limits(files=2, file_bytes=50 * 2**20, total_bytes=100 * 2**20))

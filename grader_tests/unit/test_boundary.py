@@ -168,15 +168,15 @@ def test_a_submission_folder_that_is_a_link_is_refused_whole(tmp_path):
 def test_the_hand_over_folder_cannot_be_renamed_by_the_slot_user(tmp_path):
     """The kernel's folder is sticky and the grader's: a hostile kernel cannot swap the hand-over folder."""
     import subprocess
-    from cnnkit_grader.plugins.execute import make_handover
+    from cnnkit_grader.boundary import handover
     with sandbox.scratch_folder() as (folder, _), sandbox.slot() as slot:
         (folder / "mine.txt").write_text("the student's file")
         sandbox.give(folder, slot, include_root=False)  # as GuardedExecute does, then:
-        make_handover(folder, slot)
+        handover.make_folder(folder, slot)
         script = ("import os\n"
-                  "for attempt in (lambda: os.rename('.cnnkit-handover', 'x'),\n"
-                  "                lambda: os.rmdir('.cnnkit-handover'),\n"
-                  "                lambda: open('.cnnkit-handover/forged.json', 'w')):\n"
+                  f"for attempt in (lambda: os.rename({handover.FOLDER!r}, 'x'),\n"
+                  f"                lambda: os.rmdir({handover.FOLDER!r}),\n"
+                  f"                lambda: open('{handover.FOLDER}/forged.json', 'w')):\n"
                   "    try:\n        attempt(); print('DONE')\n    except OSError as err:\n        print('refused', err.errno)\n"
                   "os.rename('mine.txt', 'renamed.txt'); print('own file ok')\n")
         import sys
