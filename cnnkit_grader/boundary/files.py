@@ -120,34 +120,44 @@ def take(folder, names, target, limits, keep=lambda name: True):
         for name in names:
             if "/" in name or name in (".", "..") or not keep(name):
                 continue
-            if len(taken.names) >= limits.files:
-                taken.refused.append(f"{name} (more than {limits.files} files)")
-                continue
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-            except OSError:
-                taken.refused.append(f"{name} (a link or unreadable)")
-                continue
-            with os.fdopen(fd, "rb") as src:
-                info = os.fstat(src.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    taken.refused.append(f"{name} (not a regular file)")
-                    continue
-                if info.st_size > limits.file_bytes:
-                    taken.refused.append(f"{name} ({info.st_size / 2**20:,.0f} MB; at most "
-                                         f"{limits.file_bytes / 2**20:,.0f} MB)")
-                    continue
-                if total + info.st_size > limits.total_bytes:
-                    taken.refused.append(f"{name} (over the {limits.total_bytes / 2**20:,.0f} MB "
-                                         "that all files together may take)")
-                    continue
-                with open(Path(target) / name, "wb") as dst:
-                    copied = _copy_at_most(src, dst, limits.file_bytes)
-                total += copied
-                taken.names.append(name)
+            total += _copy_file(dir_fd, name, name, Path(target) / name, limits, taken, total)
     finally:
         os.close(dir_fd)
     return taken
+
+
+def _refusal(shown, size, total, limits):
+    """Why a file of ``size`` bytes is refused when ``total`` bytes are already taken; None if it fits."""
+    if size > limits.file_bytes:
+        return f"{shown} ({size / 2**20:,.0f} MB; at most {limits.file_bytes / 2**20:,.0f} MB)"
+    if total + size > limits.total_bytes:
+        return f"{shown} (over the {limits.total_bytes / 2**20:,.0f} MB that all files together may take)"
+    return None
+
+
+def _copy_file(dir_fd, name, shown, destination, limits, taken, total):
+    """Copy the regular file ``name`` of ``dir_fd`` to ``destination`` within the limits, or record
+    why not in ``taken`` (as ``shown``). Opened with O_NOFOLLOW and checked after the open, so a
+    link, or a file swapped for one, is refused, never followed. Returns the bytes copied."""
+    if len(taken.names) >= limits.files:
+        taken.refused.append(f"{shown} (more than {limits.files} files)")
+        return 0
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        taken.refused.append(f"{shown} (a link or unreadable)")
+        return 0
+    with os.fdopen(fd, "rb") as src:
+        info = os.fstat(src.fileno())
+        why = "not a regular file" if not stat.S_ISREG(info.st_mode) else None
+        refused = f"{shown} ({why})" if why else _refusal(shown, info.st_size, total, limits)
+        if refused:
+            taken.refused.append(refused)
+            return 0
+        with open(destination, "wb") as dst:
+            copied = _copy_at_most(src, dst, limits.file_bytes)
+    taken.names.append(shown)
+    return copied
 
 
 def _copy_at_most(src, dst, limit):
@@ -179,26 +189,7 @@ def copy_tree(source, target, limits, skip=lambda name: False):
             continue
         if skip(name):
             continue
-        if len(taken.names) >= limits.files:
-            taken.refused.append(f"{path} (more than {limits.files} files)")
-            continue
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-        except OSError:
-            taken.refused.append(f"{path} (a link or unreadable)")
-            continue
-        with os.fdopen(fd, "rb") as src:
-            info = os.fstat(src.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                taken.refused.append(f"{path} (not a regular file)")
-            elif info.st_size > limits.file_bytes:
-                taken.refused.append(f"{path} ({info.st_size / 2**20:,.0f} MB)")
-            elif total + info.st_size > limits.total_bytes:
-                taken.refused.append(f"{path} (over {limits.total_bytes / 2**20:,.0f} MB in all)")
-            else:
-                with open(destination, "wb") as dst:
-                    total += _copy_at_most(src, dst, limits.file_bytes)
-                taken.names.append(path)
+        total += _copy_file(dir_fd, name, path, destination, limits, taken, total)
     return taken
 
 
@@ -237,19 +228,16 @@ def write_encoded(encoded, target, limits, skip=lambda name: False):
         if len(taken.names) >= limits.files:
             taken.refused.append(f"{shown} (more than {limits.files} files)")
             continue
-        if size > limits.file_bytes + 3:
-            taken.refused.append(f"{shown} ({size / 2**20:,.0f} MB)")
+        if size > limits.file_bytes + 3:   # refused before it is decoded (base64 may pad by 3)
+            taken.refused.append(_refusal(shown, size, 0, limits))
             continue
         try:
             data = base64.b64decode(content, validate=False)
         except (binascii.Error, ValueError):
             taken.refused.append(f"{shown} (not base64)")
             continue
-        if len(data) > limits.file_bytes:
-            taken.refused.append(f"{shown} ({len(data) / 2**20:,.0f} MB)")
-            continue
-        if total + len(data) > limits.total_bytes:
-            taken.refused.append(f"{shown} (over {limits.total_bytes / 2**20:,.0f} MB in all)")
+        if _refusal(shown, len(data), total, limits):
+            taken.refused.append(_refusal(shown, len(data), total, limits))
             continue
         folder = Path(target)
         try:

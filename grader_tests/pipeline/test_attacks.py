@@ -154,7 +154,7 @@ def test_every_phase_has_a_timestamp(smoke_course):
 def test_floods_are_cut_and_big_files_left_out(attacked):
     notebook = course.autograded_notebook(home(attacked, "noise"), "noise")
     assert notebook.stat().st_size < 2_000_000
-    assert "Not given to your notebook: big_data.bin (60 MB)" in shown(home(attacked, "noise"), "noise")
+    assert "Not given to your notebook: big_data.bin (60 MB; at most 50 MB)" in shown(home(attacked, "noise"), "noise")
 
 
 def test_submitted_files_are_never_modified(attacked):

@@ -56,7 +56,7 @@ def test_sizes_counts_and_repeats_stop_at_the_limits(tmp_path):
                {"path": "no_content"}, {"content": "e30="}, "not even a dict"]
     taken = files.write_encoded(listing, tmp_path, LIMITS)
     assert taken.names == [NOTEBOOK, "sub/a", "sub/b", "sub/c", "sub/d"]
-    assert taken.refused == ["'big.bin' (0 MB)", "'second.bin' (over 0 MB in all)",
+    assert taken.refused == ["'big.bin' (0 MB; at most 0 MB)", "'second.bin' (over the 0 MB that all files together may take)",
                              f"'{NOTEBOOK}' (given twice)", "'sub/e' (more than 5 files)",
                              "'no_content' (no content)", "a file with no name (not a plain relative name)",
                              "a file with no name (not a plain relative name)"]
@@ -83,4 +83,4 @@ def test_the_collect_class_applies_nbgraders_limits_and_ignore_patterns(tmp_path
     assert sorted(p.name for p in dest.iterdir()) == [NOTEBOOK, "timestamp.txt"]
     assert not (tmp_path / "submitted" / "alice" / "x").exists()
     assert "'../x' (not a plain relative name)" in caplog.text
-    assert "'huge.bin' (0 MB)" in caplog.text
+    assert "'huge.bin' (0 MB; at most 0 MB)" in caplog.text
