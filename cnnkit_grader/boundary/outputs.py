@@ -30,6 +30,11 @@ MALFORMED = ("[an output of this cell was left out: it is not a well-formed note
 CUT = "\n[output cut: a cell may keep {cell:,} bytes of output and a notebook {notebook:,}]\n"
 
 
+def error_output(name, message):
+    """An error output the grader writes into a cell (its own verdict, or why the cell did not run)."""
+    return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
 def size_of(node):
     """Bytes of JSON the grader keeps for an output's content (its data, metadata and text)."""
     try:

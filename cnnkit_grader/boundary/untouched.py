@@ -26,16 +26,15 @@ Anything else (a code cell added, removed, reordered or edited by one character,
 cell turned into code) is not untouched, and the submission is graded in full.
 """
 
-import re
 from pathlib import Path
 
 import nbformat
 
 from cnnkit_grader.boundary import files
+from cnnkit_grader.boundary.workspace import MODEL_SUFFIXES, without_hidden
 
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 ALWAYS_ALLOWED = ("timestamp.txt",)   # nbgrader's own record of when it was submitted
-NEVER_GIVEN = (".ipynb", ".keras", ".h5")   # execute.GuardedExecute never gives these to the kernel
+NEVER_GIVEN = (".ipynb", *MODEL_SUFFIXES)   # workspace.prepare never gives these to the kernel
 
 
 def code_cells(nb):
@@ -44,7 +43,7 @@ def code_cells(nb):
     nbgrader's release has no hidden tests, while ``OverwriteCells`` puts them back into the
     graded notebook's test cells (and the release, as nbgrader writes it, ends no cell with a
     newline); both sides drop them, and trailing blank space, so that they compare equal."""
-    return [HIDDEN.sub("", cell.source).rstrip() for cell in nb.cells if cell.cell_type == "code"]
+    return [without_hidden(cell.source).rstrip() for cell in nb.cells if cell.cell_type == "code"]
 
 
 def same_code(nb, release):

@@ -5,12 +5,9 @@ Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. For one
 - first compares the submission with the course's release (``untouched``): when its code cells
   are still exactly the release's, every test cell's grade is known (0), so it starts nothing
   below and ``ScoreOutside`` writes that verdict; otherwise
-- takes a sandbox *slot* (its own user, as root) and copies only this student's files (what
-  nbgrader put in ``autograded/<student>/<assignment>/``; never a link, never a model file,
-  within size limits) into a scratch folder that is a sized tmpfs of its own; the notebook
-  there is written by the grader without the hidden tests nbgrader restored (``kernel_copy``);
-- proves with a self-test, from inside a sandbox built like the kernel's, that the course's
-  secrets are out of reach by absolute and relative paths, and refuses the submission if not;
+- opens the submission's *workspace* (``workspace``): a sandbox slot (its own user, as root),
+  a scratch copy of only this student's files with the hidden tests removed, and a self-test
+  and preflight that pass before any of the student's code runs;
 - starts the *probe* (``probe.py``), which calls the student's functions with fresh inputs in
   a clean process, beside the notebook;
 - runs the notebook in the sandboxed kernel, cell by cell, within a per-cell timeout and a
@@ -20,7 +17,8 @@ Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. For one
   of its cell (``outputs``);
 - after the graded cells whose answers live in the kernel (the trained models), has the
   kernel hand them over as files, and takes them out of its reach at once;
-- copies the models the notebook saved back into the student's autograded folder, within limits;
+- copies the models the notebook saved back into the student's autograded folder, within limits
+  (``Workspace.copy_back``);
 - measures every model file in a sandboxed process that runs no student code (``measurement``),
   started with the notebook so its imports cost no time at the end.
 
@@ -34,20 +32,16 @@ import time
 from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, default
 
-from cnnkit import data
-
-from cnnkit_grader.boundary import files, fresh, handover, measurement, preflight, sandbox, untouched
+from cnnkit_grader.boundary import files, fresh, handover, measurement, preflight, sandbox, untouched, workspace
 from cnnkit_grader.boundary.kernel import SandboxedKernelManager
-from cnnkit_grader.boundary.outputs import CappedOutputs
+from cnnkit_grader.boundary.outputs import CappedOutputs, error_output
 from cnnkit_grader.boundary.probe import ProbeRun
 from cnnkit_grader.judge import tasks
 from cnnkit_grader.plugins.record import GradingRecord
 
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.MULTILINE | re.DOTALL)
 PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
 # What stopped a notebook, as each later graded cell says it ("Not run: ...") and the record keeps it.
 FAULTS = {
@@ -57,27 +51,10 @@ FAULTS = {
                     "so later cells could not run"),
     "kernel_silent": "the kernel stopped answering after a test cell",
 }
-SUBMISSION_LIMITS = files.Limits(files=1000, file_bytes=50 * 2**20, total_bytes=200 * 2**20)
-COPY_BACK_LIMITS = files.Limits(files=10, file_bytes=50 * 2**20, total_bytes=100 * 2**20)
-MODEL_SUFFIXES = (".keras", ".h5")
 
 
 class GraderError(RuntimeError):
     """The grader itself is misconfigured; nbgrader records the submission as failed."""
-
-
-def error_output(name, message):
-    return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
-
-
-def kernel_copy(nb, path):
-    """Write the notebook as the kernel may read it: every hidden test's code removed."""
-    import nbformat
-
-    copy = nbformat.from_dict(nb)
-    for cell in copy.cells:
-        cell.source = HIDDEN.sub("", cell.source)
-    nbformat.write(copy, str(path))
 
 
 def _env_int(name, default):
@@ -144,48 +121,20 @@ class GuardedExecute(CappedOutputs, Execute):
         inputs = record.fresh = fresh.draw(fresh.seed_for(course["root"], course["assignment"], course["student"]))
         with contextlib.ExitStack() as stack:
             with self.phases.timed("prepare"):
-                self.slot = (stack.enter_context(sandbox.slot(log=self.log)) if sandbox.enabled()
-                             else sandbox.Slot(name="unsandboxed"))
-                scratch, sized = stack.enter_context(sandbox.scratch_folder(slot_=self.slot))
-                self._scratch = scratch
-                # Every notebook here is nbgrader's own (it never copies a submission's .ipynb): the
-                # one it is grading, written with the hidden tests it restored. The kernel gets
-                # this notebook with them removed instead.
-                taken = files.copy_tree(folder, scratch, SUBMISSION_LIMITS,
-                                        skip=lambda name: name.endswith(MODEL_SUFFIXES + (".ipynb",)))
-                kernel_copy(nb, scratch / f"{resources['metadata'].get('name') or 'notebook'}.ipynb")
-                if taken.refused:
-                    notes.append(f"Not given to your notebook: {', '.join(taken.refused)}. Submit only "
-                                 "the notebook and small files it reads.")
-                # The kernel's connection file and sockets: a small tmpfs of this submission's.
-                runtime, _ = stack.enter_context(sandbox.scratch_folder("cnnkit-kernel-", sandbox.RUNTIME_BYTES,
-                                                                        self.slot))
-                if sandbox.enabled():
-                    # The folder stays the grader's (sticky, group the slot's, 1770): the kernel
-                    # writes in it, but cannot rename or replace the hand-over folder made there.
-                    sandbox.give(scratch, self.slot, include_root=False)
-                    sandbox.self_test(self.slot, scratch, [scratch], files.list_names(scratch),
-                                      self._hidden(course, folder))
-                    # The kernel must import the cnnkit the grader bound, and find the lesson's
-                    # packages; else the submission is a grader error, never the student's zero.
-                    preflight.check(self.slot, scratch, preflight.kernel_python(self._kernel_name(nb)),
-                                    preflight.imported(nb.cells[i].source for i in self._setup))
-                    self.kernel_manager_class = type("SubmissionKernelManager", (SandboxedKernelManager,),
-                                                     {"work_dir": str(scratch), "slot": self.slot,
-                                                      "runtime_dir": str(runtime)})
-                else:
-                    self.log.warning(sandbox.UNSAFE_WARNING)
-                    notes.append(sandbox.UNSAFE_WARNING)
-                if not sized:
-                    self.log.info("the scratch folder is not a sized tmpfs (needs root): no disk quota")
-                handover.make_folder(scratch, self.slot)
+                name = resources["metadata"].get("name") or "notebook"
+                space = workspace.prepare(stack, nb, name, folder, course,
+                                          preflight.kernel_python(self._kernel_name(nb)),
+                                          [nb.cells[i].source for i in self._setup], notes, self.log)
+                self.slot, self._scratch = space.slot, space.scratch
+                if space.kernel_manager_class:
+                    self.kernel_manager_class = space.kernel_manager_class
                 probes = [ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log, isolated).start()
                           for isolated in (None, *tasks.ISOLATED)]
                 evaluator = measurement.Evaluator(self.slot, self.log).start()
                 stack.callback(evaluator.close)
             self._deadline = time.monotonic() + self.notebook_timeout
             self._kernel_wait = time.monotonic()
-            resources["metadata"]["path"] = str(scratch)
+            resources["metadata"]["path"] = str(space.scratch)
             try:
                 nb, resources = super().preprocess(nb, resources, km)
             finally:
@@ -195,10 +144,9 @@ class GuardedExecute(CappedOutputs, Execute):
                         note = probe.finish(self._answers)
                         if note and note not in notes:
                             notes.append(note)
-                models = [n for n in files.list_names(scratch) if n.endswith(MODEL_SUFFIXES)]
-                back = files.take(scratch, models, folder, COPY_BACK_LIMITS)
-                if back.refused:
-                    notes.append(f"Not kept from your notebook's folder: {', '.join(back.refused)}.")
+                refused = space.copy_back(folder)
+                if refused:
+                    notes.append(f"Not kept from your notebook's folder: {', '.join(refused)}.")
             with self.phases.timed("measure"):
                 paths = measurement.model_paths(self._answers)
                 measured = measurement.check_files(paths)
@@ -228,21 +176,6 @@ class GuardedExecute(CappedOutputs, Execute):
             raise GraderError(f"the notebook's folder is {given!r}, not this submission's autograded folder "
                               f"{expected}; refusing to give the kernel anything else.")
         return expected
-
-    @staticmethod
-    def _hidden(course, folder):
-        """Host paths the sandbox must not reach: the course's secrets, other students, the test batch."""
-        root = Path(course["root"])
-        hidden = [root / name for name in ("source", "submitted", "autograded", "feedback", ".git",
-                                           "nbgrader_config.py", "cnnkit_grader", fresh.SECRET_FILE)]
-        hidden += [folder] + sandbox.outside_binds(Path.home())
-        db_url = course.get("db_url") or ""
-        if db_url.startswith("sqlite:///"):
-            hidden.append(Path(db_url[len("sqlite:///"):]))
-        batches = data.local_batches_dir()
-        if batches is not None:
-            hidden += [batches / data.TEST_BATCH, batches]
-        return [p for p in hidden if str(p) not in ("/", "/tmp")]
 
     # ------------------------------------------------------------ one cell
     def preprocess_cell(self, cell, resources, index):
@@ -282,7 +215,7 @@ class GuardedExecute(CappedOutputs, Execute):
             self._last_handover = None  # the kernel's state may change: hand over again after this
         source = cell.source
         # Hidden tests are judged outside the kernel; the kernel never sees their code.
-        cell.source = HIDDEN.sub("", source) if grade else source
+        cell.source = workspace.without_hidden(source) if grade else source
         budget_bound = remaining < self.timeout_per_cell
         self.timeout = int(max(1, min(self.timeout_per_cell, remaining)))
         try:

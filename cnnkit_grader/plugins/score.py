@@ -24,9 +24,9 @@ from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from cnnkit_grader.boundary import files, measurement
+from cnnkit_grader.boundary.outputs import error_output
 from cnnkit_grader.judge import tasks
 from cnnkit_grader.judge.evidence import Evidence
-from cnnkit_grader.plugins.execute import error_output
 from cnnkit_grader.plugins.record import of as record_of
 
 MAX_ANSWER = 5 * 2**20

@@ -2,7 +2,7 @@
 
 import nbformat
 
-from cnnkit_grader.plugins.execute import kernel_copy
+from cnnkit_grader.boundary.workspace import kernel_copy
 from cnnkit_tools import submissions
 
 from pathlib import Path
