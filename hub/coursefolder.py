@@ -36,17 +36,7 @@ def as_user(user, command, cwd, env=None, check=True):
 
 def grader_environment(settings):
     """What the grader's nbgrader commands see: the course, the exchange, the data, the budget."""
-    env = {"PATH": f"{settings.python_bin}:/usr/bin:/bin",
-           "NBGRADER_COURSE_ID": settings.course_id,
-           "NBGRADER_EXCHANGE_ROOT": str(settings.exchange)}
-    if settings.ngshare:
-        env["CNNKIT_NGSHARE_URL"] = settings.ngshare_url
-    if settings.cifar10_dir:
-        env["CIFAR10_DIR"] = settings.cifar10_dir
-    if settings.budget:
-        env["CNNKIT_BUDGET"] = settings.budget
-    env.update(settings.grader_env)
-    return env
+    return {**settings.course_env, "NBGRADER_COURSE_ID": settings.course_id, **settings.grader_env}
 
 
 def nbgrader(settings, *args, check=True):

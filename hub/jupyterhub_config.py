@@ -67,18 +67,7 @@ c.Spawner.http_timeout = 60
 c.Spawner.server_token_scopes = ["users:activity!user", "read:users:name!user",
                                  "read:users:groups!user", "list:services", "read:services"]
 
-common_env = {
-    "PATH": f"{hub.python_bin}:/usr/bin:/bin",
-    "NBGRADER_EXCHANGE_ROOT": str(hub.exchange),
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-}
-if hub.cifar10_dir:
-    common_env["CIFAR10_DIR"] = hub.cifar10_dir
-if hub.budget:
-    common_env["CNNKIT_BUDGET"] = hub.budget
-if hub.ngshare:
-    # nbgrader's exchange through the ngshare service below (cnnkit_grader/plugins/exchange.py)
-    common_env["CNNKIT_NGSHARE_URL"] = hub.ngshare_url
+common_env = hub.course_env
 c.Spawner.environment = dict(common_env)
 
 

@@ -82,6 +82,21 @@ class Settings:
         return f"http://127.0.0.1:{self.ngshare_port}/services/ngshare"
 
     @property
+    def course_env(self):
+        """What every server of the hub and the grader's own commands see: the course's Python,
+        the exchange, the data and the budget."""
+        env = {"PATH": f"{self.python_bin}:/usr/bin:/bin", "NBGRADER_EXCHANGE_ROOT": str(self.exchange),
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        if self.cifar10_dir:
+            env["CIFAR10_DIR"] = self.cifar10_dir
+        if self.budget:
+            env["CNNKIT_BUDGET"] = self.budget
+        if self.ngshare:
+            # nbgrader's exchange through the ngshare service (cnnkit_grader/plugins/exchange.py)
+            env["CNNKIT_NGSHARE_URL"] = self.ngshare_url
+        return env
+
+    @property
     def ngshare_python(self):
         """ngshare's own environment, beside the course's (hub/install.sh, requirements-ngshare.lock)."""
         return str(Path(self.python_bin).parent.parent / "ngshare-venv" / "bin" / "python")

@@ -40,3 +40,18 @@ def test_every_cnnkit_setting_the_hub_passes_is_one_the_grader_reads():
 def test_the_hub_passes_the_sandbox_users_to_the_grader_service():
     env = {"CNNKIT_SANDBOX_USERS": "slot-a,slot-b", "CNNKIT_HUB_ROOT": "/nonexistent"}
     assert settings.Settings.from_environment(env).grader_env == {"CNNKIT_SANDBOX_USERS": "slot-a,slot-b"}
+
+
+def test_the_grader_sees_the_course_data_budget_and_exchange_the_students_servers_see(tmp_path):
+    from hub import coursefolder
+
+    hub = settings.Settings(root=str(tmp_path), cifar10_dir="/srv/cifar10", budget="smoke",
+                            exchange_kind="ngshare", grader_env={"CNNKIT_SANDBOX_USERS": "slot-a"})
+    grader = coursefolder.grader_environment(hub)
+    assert (grader["CIFAR10_DIR"], grader["CNNKIT_BUDGET"], grader["NBGRADER_COURSE_ID"]) == (
+        "/srv/cifar10", "smoke", "cnn-compile-train")
+    assert grader["CNNKIT_NGSHARE_URL"] == hub.ngshare_url and grader["CNNKIT_SANDBOX_USERS"] == "slot-a"
+    assert grader["NBGRADER_EXCHANGE_ROOT"] == str(tmp_path / "exchange")
+    assert {k: v for k, v in grader.items() if k in hub.course_env} == hub.course_env
+    plain = coursefolder.grader_environment(settings.Settings(root=str(tmp_path)))
+    assert not {"CIFAR10_DIR", "CNNKIT_BUDGET", "CNNKIT_NGSHARE_URL"} & set(plain)
