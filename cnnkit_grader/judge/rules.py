@@ -379,14 +379,6 @@ def fitted(measured):
             and measured.get("weights") != measured.get("start_weights"))
 
 
-def learned_at_all(measured):
-    """Any measured learning: a validation loss below the fresh lesson network's. Part H's
-    candidates train a few updates each, too few for ``LEARNED``'s margin."""
-    loss, untrained = measured.get("val_loss"), measured.get("fresh_val_loss")
-    return (isinstance(loss, float) and isinstance(untrained, float) and math.isfinite(loss)
-            and loss < untrained)
-
-
 def learned(measured):
     """Whether a model's validation loss, measured by the grader, is at most LEARNED of what the
     lesson's network freshly initialised with the grader's seeds gives (``inside/lesson.py``).
@@ -482,15 +474,11 @@ def tuning_best(ev):
                                            "and the best rate cannot be told from the others: build and train a "
                                            "new candidate for each rate, compile_model(build_model(dropout_rate=rate)) "
                                            "inside the loop.")
-    # A compile mistake that Part C charged (a loss fed logits as probabilities, plain SGD) can
-    # keep a few updates from lowering the loss: it is not charged here again. Distinct
-    # candidates still decide the best rate honestly.
-    compile_charged = _fails(compile_loss, ev) or _fails(compile_optimizer, ev)
-    for rate, found in zip(rates, figures):
-        if not compile_charged and not learned_at_all(found):
-            raise Fail("candidate_untrained", f"tuned_models[{rate}] has a validation loss of {found['val_loss']:.4f}, "
-                                              "no lower than the lesson's network freshly initialised: train each "
-                                              "candidate with train(...) before measuring it.")
+    # Whether each candidate was trained is not judged from its loss: the few updates a budget
+    # gives each one (500 images, one epoch, at the grading budget) can leave a correctly trained
+    # candidate's validation loss above the fresh network's, and the mutation suite saw that
+    # charge five submissions whose Part H was right (docs/validity.md). Distinct candidates and
+    # the lowest measured loss still decide the best rate.
     lowest = rates[int(np.argmin([found["val_loss"] for found in figures]))]
     if best != lowest:
         raise Fail("not_lowest", f"best_rate is {best!r}, but the lowest validation loss belongs to rate {lowest}: "

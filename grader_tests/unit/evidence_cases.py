@@ -275,13 +275,16 @@ def case(name):
         _set(ev, "tuning", "val_losses", [2.0] * len(BUDGET.dropout_rates))
         _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[0])
         fails = {"test_tuning_best"}
-    elif name == "untrained_candidates":
+    elif name == "candidates_no_lower_than_fresh":
+        # A few updates per candidate (500 images, one epoch, at the grading budget) can leave a
+        # correctly trained candidate's loss above the fresh network's: distinct candidates, the
+        # lowest loss picked, so Part H keeps its points (docs/validity.md).
         losses = [2.32, 2.315, 2.33, 2.318, 2.325]
         for i, loss in enumerate(losses):
             ev.models[f"tuned_{i}"].measured.update(val_loss=loss, steps=7)
         _set(ev, "tuning", "val_losses", losses)
         _set(ev, "tuning", "best_rate", BUDGET.dropout_rates[1])
-        fails = {"test_tuning_best"}
+        fails = set()
     elif name == "logits_mismatch_candidates_unlearned":
         # One compile mistake, charged once: Part C charges the loss; the candidates it kept from
         # learning are distinct and the best rate is picked honestly, so Part H keeps its points.
@@ -368,7 +371,7 @@ CASES = ("reference", "typed_regression", "swapped_regression", "typed_updates",
          "frame_from_zero", "no_dropout", "dropout_0.8", "conv_32", "heldout_low", "untrained", "part_g_skip",
          "charged_but_undertrained", "forged_steps", "part_g_charges_another_network",
          "charged_and_learned_few_steps", "charged_loss_compiled_otherwise", "identical_candidates",
-         "untrained_candidates", "logits_mismatch_candidates_unlearned", "no_flatten_unloadable", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
+         "candidates_no_lower_than_fresh", "logits_mismatch_candidates_unlearned", "no_flatten_unloadable", "typed_val_losses", "argmax_rate", "student_rate", "tuned_model_missing",
          "candidate_wrong_rate", "stale_save", "saved_as_h5", "not_saved", "worse_model_named", "lambda_layer",
          "kernel_died_in_part_h", "probe_raised", "empty_notebook")
 
