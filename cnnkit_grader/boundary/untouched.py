@@ -31,10 +31,9 @@ from pathlib import Path
 import nbformat
 
 from cnnkit_grader.boundary import files
-from cnnkit_grader.boundary.workspace import MODEL_SUFFIXES, without_hidden
+from cnnkit_grader.boundary.workspace import NEVER_GIVEN, without_hidden
 
 ALWAYS_ALLOWED = ("timestamp.txt",)   # nbgrader's own record of when it was submitted
-NEVER_GIVEN = (".ipynb", *MODEL_SUFFIXES)   # workspace.prepare never gives these to the kernel
 
 
 def code_cells(nb):

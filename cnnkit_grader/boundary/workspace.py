@@ -30,6 +30,7 @@ HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*
 SUBMISSION_LIMITS = files.Limits(files=1000, file_bytes=50 * 2**20, total_bytes=200 * 2**20)
 COPY_BACK_LIMITS = files.Limits(files=10, file_bytes=50 * 2**20, total_bytes=100 * 2**20)
 MODEL_SUFFIXES = (".keras", ".h5")
+NEVER_GIVEN = (".ipynb", *MODEL_SUFFIXES)   # the kernel gets the grader's own notebook, and no model
 
 
 def without_hidden(source):
@@ -90,7 +91,7 @@ def prepare(stack, nb, notebook_name, folder, course, kernel_python, setup_sourc
     # Every notebook here is nbgrader's own (it never copies a submission's .ipynb): the one it is
     # grading, written with the hidden tests it restored. The kernel gets it with them removed.
     taken = files.copy_tree(folder, scratch, SUBMISSION_LIMITS,
-                            skip=lambda name: name.endswith(MODEL_SUFFIXES + (".ipynb",)))
+                            skip=lambda name: name.endswith(NEVER_GIVEN))
     kernel_copy(nb, scratch / f"{notebook_name}.ipynb")
     if taken.refused:
         notes.append(f"Not given to your notebook: {', '.join(taken.refused)}. Submit only "
