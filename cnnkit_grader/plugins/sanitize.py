@@ -16,7 +16,9 @@ choices of ours:
   cleaned text such as ``[x](javascript:...)`` would become a link the second time. So it is
   stored as one line that starts with ``<div``: a CommonMark HTML block, which every later
   render passes through verbatim (newlines become ``&#10;``, which HTML reads as the same
-  character). Only a cell that renders clean *and* holds none of ``< > & [ ] \`` (the
+  character). Cleaning is idempotent: a block stored this way, whose HTML is already clean,
+  is kept as it is when feedback cleans the autograded notebook again. Only a cell that renders
+  clean *and* holds none of ``< > & [ ] \`` (the
   characters links and markup are made of, at any depth of rendering) keeps its markdown;
 - a ``text/markdown`` output with no plain-text version becomes cleaned ``text/html``, which
   the templates insert as it is and never render as markdown again;
@@ -38,7 +40,8 @@ from traitlets import Bool, List, Unicode
 
 RICH_TEXT = ("text/html", "text/markdown")
 MARKUP = re.compile(r"[<>&\[\]\\]")   # what links, autolinks, entities, raw HTML and escapes are made of
-INERT = '<div class="cnnkit-sanitized">{}</div>'  # a CommonMark HTML block, passed through by markdown
+INERT_OPEN, INERT_CLOSE = '<div class="cnnkit-sanitized">', "</div>"
+INERT = INERT_OPEN + "{}" + INERT_CLOSE  # a CommonMark HTML block, passed through by markdown
 PROTOCOLS = ("http", "https", "mailto")
 IMAGE_SIZES = ("width", "height")
 
@@ -75,7 +78,20 @@ class SanitizeOutputs(SanitizeHTML):
         """The markdown rendered as nbconvert renders it, then cleaned: safe HTML for one display."""
         return self.sanitize_html_tags(markdown2html_mistune(source))
 
+    def _already_inert(self, source):
+        """Whether the source is one inert block that cleaning would leave as it is: what an
+        earlier pass stored (autograde cleans, then feedback cleans the same notebook again).
+        A block a student typed passes only if its HTML is already clean."""
+        if not (source.startswith(INERT_OPEN) and source.endswith(INERT_CLOSE)) or "\n" in source or "\r" in source:
+            return False
+        # What inert() encoded, decoded: the cleaned HTML as the earlier pass had it (bleach
+        # itself is not idempotent on a table whose newlines are written as &#10;).
+        held = source[len(INERT_OPEN):-len(INERT_CLOSE)].replace("&#10;", "\n").replace("&#13;", "\r")
+        return self.sanitize_html_tags(held) == held
+
     def _sanitize_markdown(self, source):
+        if self._already_inert(source):
+            return source   # cleaned by an earlier pass: wrapping it again would show its <div> as text
         rendered = markdown2html_mistune(source)
         cleaned = self.sanitize_html_tags(rendered)
         if cleaned == rendered and not MARKUP.search(source):

@@ -6,6 +6,7 @@ Every submission here is graded under the smoke budget in one ``nbgrader autogra
 
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
 from nbgrader.api import Gradebook
 
@@ -126,7 +127,10 @@ def test_feedback_tells_what_to_fix_without_data_paths(smoke_course, cifar_dir):
 def test_reference_feedback_page_matches_its_golden(smoke_course, golden):
     """The page a student with a correct notebook reads: its score, and each graded cell's."""
     course.generate_feedback(smoke_course, "reference")
-    golden("feedback_reference.txt", feedback_digest(course.feedback_html(smoke_course, "reference").read_text()))
+    html = course.feedback_html(smoke_course, "reference").read_text()
+    golden("feedback_reference.txt", feedback_digest(html))
+    shown = BeautifulSoup(html, "html.parser").get_text()
+    assert "<div" not in shown, "the page shows the sanitiser's markup as text"  # cleaned twice, wrapped twice
 
 
 def test_reference_grading_record_matches_its_golden(smoke_course, golden):

@@ -119,6 +119,25 @@ def test_sanitised_markdown_renders_the_same_every_time_and_plain_prose_is_kept(
     assert _stored("The loss falls, **quickly**: then `slowly`.") == "The loss falls, **quickly**: then `slowly`."
 
 
+
+@pytest.mark.parametrize("payload", PAYLOADS + ["# Part A\n\nThe [lesson](https://carpentries.org) & `fit`, <b>bold</b>."])
+def test_sanitising_again_changes_nothing(payload):
+    """Autograde cleans the notebook and feedback cleans it again: the second pass must not wrap
+    the first's HTML block in another, which the page would show as a literal <div ...> line."""
+    once = _stored(payload)
+    assert _stored(once) == once
+    page = HTMLExporter().from_notebook_node(new_notebook(cells=[new_markdown_cell(_stored(once))]))[0]
+    assert '&lt;div class="cnnkit-sanitized"&gt;' not in page
+
+
+@pytest.mark.parametrize("held", [f"<img src=x onerror=\"alert('{MARK}')\">", '<a href="java&#10;script:alert(1)">x</a>',
+                                  "&#10;<script>alert(1)</script>", '<a href="javascript:alert(1)">x</a>'])
+def test_a_forged_inert_block_is_still_cleaned(held):
+    """A student who writes the inert wrapper themselves gets no pass for what it holds."""
+    stored = _stored(f'<div class="cnnkit-sanitized">{held}</div>')
+    for depth, html in enumerate(_renders(stored), 1):
+        assert active_markup(html) == [], f"render {depth}"
+
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_a_markdown_output_is_stored_as_cleaned_html(payload):
     nb = new_notebook(cells=[new_code_cell("x", outputs=[new_output("display_data", data={"text/markdown": payload})])])
