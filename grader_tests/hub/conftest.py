@@ -104,6 +104,15 @@ class Browser:
         page.wait_for_url("**/lab**", timeout=120_000)  # the hub starts their server, then JupyterLab
         return self
 
+    def open_assignments(self, page=None):
+        """JupyterLab's Assignments tab (menu Nbgrader > Assignment List), unless it is open."""
+        page = page or self.page
+        if not page.locator("#refresh_assignments_list").is_visible():
+            page.get_by_text("Nbgrader", exact=True).click()
+            page.get_by_text("Assignment List").click()
+        page.locator("#refresh_assignments_list").wait_for()
+        return page
+
     def screenshot(self, name, page=None):
         path = self.shots / name
         (page or self.page).screenshot(path=str(path))

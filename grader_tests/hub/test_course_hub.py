@@ -71,14 +71,6 @@ def ok(response):
     return body
 
 
-def open_assignments(page):
-    """JupyterLab's Assignments tab (menu Nbgrader > Assignment List), unless it is open."""
-    if not page.locator("#refresh_assignments_list").is_visible():
-        page.get_by_text("Nbgrader", exact=True).click()
-        page.get_by_text("Assignment List").click()
-    page.locator("#refresh_assignments_list").wait_for()
-
-
 def feedback_score(html):
     found = re.search(r"Score: ([\d.]+) / ([\d.]+)", html)
     assert found, "the feedback page shows no score"
@@ -117,7 +109,7 @@ def test_student_sees_the_assignment_in_jupyterlab(settings, roles, browsers):
     _, first, _ = roles
     browser = browsers(first.name)
     page = browser.page
-    open_assignments(page)
+    browser.open_assignments()
     released = page.locator("#released_assignments_list .list_item").filter(has_text=ASSIGNMENT)
     released.wait_for()
     assert released.locator("button", has_text="Fetch").is_visible()
@@ -348,7 +340,7 @@ def test_student_reads_feedback_in_jupyterlab(settings, roles, browsers, loop):
     _, first, _ = roles
     browser = browsers(first.name)
     page = browser.page
-    open_assignments(page)
+    browser.open_assignments()
     page.locator("#refresh_assignments_list").click()
     submitted = page.locator("#submitted_assignments_list")
     link = submitted.get_by_text("view feedback")

@@ -8,7 +8,8 @@ instructor releases the assignment; two students fetch and submit through their 
 partly wrong notebook. In headless Chromium each student logs in to the service's page
 through the hub's OAuth and watches their submission go from the queue to graded; each then
 fetches their own feedback as JupyterLab's tab does, with their own score, and the test
-prints the submit-to-feedback times. The 3-minute target is a figure of ``./kit bench
+prints the submit-to-feedback times; then, in JupyterLab's Assignments tab, each clicks
+"view feedback" and reads their own score on the feedback page. The 3-minute target is a figure of ``./kit bench
 --on-submit`` on a quiet machine, not asserted here: in the full suite these gradings share
 2 cores with four autograde runs started at the same time. A second submission is refused
 by the daily limit, with its message on the page. Neither student can read the other's rows
@@ -99,9 +100,9 @@ def pages(playwright, autograde_hub, artifacts):
         browser.close()
 
 
-def shoot(browser, name):
+def shoot(browser, name, page=None):
     """A screenshot of the person's page, its path printed (the hub conftest's summary lists its own)."""
-    path = browser.screenshot(name)
+    path = browser.screenshot(name, page=page)
     print(f"\nscreenshot: {path}")
     return path
 
@@ -232,6 +233,28 @@ def test_each_student_watches_their_state_change_then_reads_their_own_feedback(c
         shoot(browsers[student.name], f"onsubmit-02-{student.name}-graded.png")
     loop["graded"] = {name: value[1] for name, value in done.items()}
 
+
+def test_each_student_finds_their_feedback_in_jupyterlabs_assignments_tab(cast, loop, pages):
+    """In a second tab of the same Chromium, each student opens their JupyterLab, the Assignments
+    tab lists the graded submission with "view feedback", and the feedback page it opens shows
+    their own score: what the service released is what the student finds, where nbgrader puts it."""
+    settings, _, _, students = cast
+    for student in students:
+        browser = pages(student.name)
+        lab = browser.context.new_page()  # the service's page stays open in the first tab
+        lab.goto(f"{settings.user_url(student.name)}lab")  # the hub's OAuth, already logged in
+        lab.wait_for_url("**/lab**", timeout=120_000)
+        browser.open_assignments(lab)
+        lab.locator("#refresh_assignments_list").click()
+        link = lab.locator("#submitted_assignments_list").get_by_text("view feedback").first
+        link.wait_for()
+        link.click()  # the file browser goes to the feedback's folder
+        lab.locator(".jp-DirListing-item", has_text=f"{ASSIGNMENT}.html").dblclick()
+        score, out_of = loop["graded"][student.name]
+        total = f"{ASSIGNMENT} (Score: {score:.1f} / {out_of:.1f})"
+        lab.frame_locator(".jp-HTMLViewer iframe").get_by_text(total).first.wait_for()
+        shoot(browser, f"onsubmit-02b-{student.name}-feedback-in-jupyterlab.png", page=lab)
+        lab.close()
 
 def test_a_submission_beyond_the_daily_limit_is_refused_with_a_clear_message(cast, pages):
     settings, _, _, (first, _) = cast
