@@ -151,17 +151,17 @@ history_dropout = model_dropout.fit(train_images[:32], train_labels[:32], epochs
 '''
 
 # Part E forged from inside the probe: a class body (code, run wherever the cell's definitions
-# are) finds the probe's collector and replaces it with one that hands over an untrained model,
+# are) finds the probe's collector and replaces it with one that hands over NETWORK untrained,
 # its step counter set, and a History typed around the loss that model really has. The
 # notebook's own train() fits without the validation data: Part E's mistake the forgery hides.
-_FORGE_PROBE = '''class _Collector:
+_FORGE_PROBE_WITH = '''class _Collector:
     import sys as _sys
     _probe = _sys.modules.get("__main__")
     if hasattr(_probe, "Probe"):
-        def _forged(self, ns, _save=_probe.save):
+        def _forged(self, ns, _save=_probe.save, _lesson=_probe.lesson):
             import math as _math
             call = self.fresh["training"]
-            model = ns["compile_model"](ns["build_model"]())
+            model = NETWORK
             steps = _math.ceil(len(call["train_indices"]) / call["batch_size"]) * call["epochs"]
             model.optimizer.build(model.trainable_variables)   # so that its counter is saved
             model.optimizer.iterations.assign(steps)
@@ -175,31 +175,13 @@ _FORGE_PROBE = '''class _Collector:
         _probe.Probe.train = _forged
 '''
 
-# The same forgery where Part E's probe does run the student's code: a class body in train's own
-# cell. It hands over the network the probe built, untrained, with its step counter set and a
-# History typed around its real validation loss; the notebook's own train() fits without the
-# validation data. Only the grader's own measurement of the model (its loss on the images train
-# was given, against that network's before training) tells.
-_FORGE_PROBE_TRAIN_CELL = '''class _Collector:
-    import sys as _sys
-    _probe = _sys.modules.get("__main__")
-    if hasattr(_probe, "Probe"):
-        def _forged(self, ns, _save=_probe.save, _lesson=_probe.lesson):
-            import math as _math
-            call = self.fresh["training"]
-            model = _lesson.compiled(self.fresh["seed"])
-            steps = _math.ceil(len(call["train_indices"]) / call["batch_size"]) * call["epochs"]
-            model.optimizer.build(model.trainable_variables)   # so that its counter is saved
-            model.optimizer.iterations.assign(steps)
-            scores = model.evaluate(self.arrays["val_images"].astype("float32") / 255.0, self.arrays["val_labels"],
-                                    verbose=0, return_dict=True)
-            epochs = call["epochs"]
-            curves = {"loss": [2.3 - 0.1 * e for e in range(epochs)], "accuracy": [0.1 + 0.05 * e for e in range(epochs)],
-                      "val_loss": [scores["loss"] + 0.1 * (epochs - 1 - e) for e in range(epochs)],
-                      "val_accuracy": [scores["accuracy"]] * epochs}
-            return {"history": {"type": "History", "curves": curves}, "trained": _save(model, "trained", self.out)}
-        _probe.Probe.train = _forged
-'''
+# In another cell: the notebook's own network, built and compiled by its own functions.
+_FORGE_PROBE = _FORGE_PROBE_WITH.replace("NETWORK", 'ns["compile_model"](ns["build_model"]())')
+
+# The same forgery where Part E's probe does run the student's code, a class body in train's own
+# cell: it hands over the network the probe built. Only the grader's own measurement of the model
+# (its loss on the images train was given, against that network's before training) tells.
+_FORGE_PROBE_TRAIN_CELL = _FORGE_PROBE_WITH.replace("NETWORK", '_lesson.compiled(self.fresh["seed"])')
 
 # Part G's error carried forward, reached by a network no test charged: any network with a wrong
 # Dropout (so Part G fails), initialisers so wild that a copy of it is hopeless, its output layer
