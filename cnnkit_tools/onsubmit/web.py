@@ -244,12 +244,13 @@ def hand_back(course_dir, owner):
     entry = pwd.getpwnam(owner)
 
     def after_step():
-        for root, dirs, files in os.walk(course_dir):
+        # By directory descriptors, never by path: the owner can swap a folder in the course for
+        # a link while this runs, and a path walked again would take root's chown through it.
+        for _, dirs, files, folder in os.fwalk(course_dir):
             for name in dirs + files:
-                path = os.path.join(root, name)
                 try:
-                    if os.lstat(path).st_uid == 0:
-                        os.lchown(path, entry.pw_uid, entry.pw_gid)
+                    if os.stat(name, dir_fd=folder, follow_symlinks=False).st_uid == 0:
+                        os.chown(name, entry.pw_uid, entry.pw_gid, dir_fd=folder, follow_symlinks=False)
                 except FileNotFoundError:
                     pass
     return after_step
