@@ -61,12 +61,12 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,  # noqa: E402
                                     DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
-                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+                                    OverwriteKernelspec, SaveAutoGrades)
 
 from cnnkit_grader.plugins import exchange  # noqa: E402
 from cnnkit_grader.plugins.execute import GuardedExecute  # noqa: E402
 from cnnkit_grader.plugins.feedback import HideTestCode  # noqa: E402
-from cnnkit_grader.boundary.intake import DropEmptyMetadata, SafeAutograde, recover_renamed  # noqa: E402
+from cnnkit_grader.boundary.intake import DropEmptyMetadata, RestoreCells, SafeAutograde, recover_renamed  # noqa: E402
 from cnnkit_grader.plugins.sanitize import SanitizeOutputs  # noqa: E402
 from cnnkit_grader.plugins.score import FinishRecord, ScoreOutside  # noqa: E402
 
@@ -83,7 +83,7 @@ exchange.configure(c)
 c.Autograde.exporter_class = "cnnkit_grader.boundary.intake.TolerantExporter"
 c.Autograde.pre_convert_hook = recover_renamed
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+    ClearOutput, DeduplicateIds, DropEmptyMetadata, OverwriteKernelspec, RestoreCells, CheckCellMetadata]
 # SanitizeOutputs comes after ScoreOutside: the grader's notes quote names the student chose.
 c.Autograde.autograde_preprocessors = [
     GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, ScoreOutside, SanitizeOutputs,

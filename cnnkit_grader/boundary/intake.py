@@ -11,6 +11,12 @@
   zeros the feedback explains. A renamed notebook is graded under the expected name, with a note.
 - ``recover_renamed`` (a pre-convert hook) and ``DropEmptyMetadata`` keep nbgrader from
   skipping a renamed notebook or crashing on a duplicated test cell.
+- ``RestoreCells`` is nbgrader's ``OverwriteCells``, which a changed notebook cannot crash: a
+  graded cell whose grade or solution flag was edited gets the gradebook's back (nbgrader
+  restores the source and then fails on the checksum those flags are part of), and graded cells
+  deleted together go back in the source's order (nbgrader fails with KeyError when the cell
+  before a missing one is missing too). Either way nbgrader stopped, and a student could force
+  a grader error, with no feedback, as often as they liked.
 
 Submitted files are never written.
 """
@@ -22,8 +28,10 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
+from nbgrader import utils as nbgrader_utils
+from nbgrader.api import GradeCell, MissingEntry
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 
 from cnnkit_grader.boundary import files
 
@@ -167,3 +175,55 @@ class DropEmptyMetadata(NbGraderPreprocessor):
         if "nbgrader" in cell.metadata and "grade_id" not in cell.metadata.nbgrader:
             del cell.metadata["nbgrader"]
         return cell, resources
+
+
+class RestoreCells(OverwriteCells):
+    """nbgrader's OverwriteCells, which an edited or cut-down notebook cannot crash."""
+
+    def preprocess_cell(self, cell, resources, index):
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id is not None:
+            self._restore_flags(cell, grade_id)
+        return super().preprocess_cell(cell, resources, index)
+
+    def _find(self, find, grade_id):
+        try:
+            return find(grade_id, self.notebook_id, self.assignment_id)
+        except MissingEntry:
+            return None
+
+    def _restore_flags(self, cell, grade_id):
+        """The grade and solution flags as the gradebook has them (the checksum covers both)."""
+        if self._find(self.gradebook.find_source_cell, grade_id) is None:
+            return  # not the course's cell: nbgrader drops its id
+        meta = cell.metadata.nbgrader
+        graded = self._find(self.gradebook.find_graded_cell, grade_id)
+        wanted = {"grade": isinstance(graded, GradeCell),
+                  "solution": self._find(self.gradebook.find_solution_cell, grade_id) is not None}
+        for flag, value in wanted.items():
+            if bool(meta.get(flag, False)) != value:
+                self.report_change(grade_id, flag, value, meta.get(flag, False))
+                meta[flag] = value
+        if wanted["grade"]:
+            meta["points"] = float(graded.max_score)
+
+    def add_missing_grade_cells(self, nb, resources):
+        """Each graded cell the notebook lacks goes back after the nearest earlier cell of the
+        source that it has, in the source's order, so one put back anchors the next."""
+        source = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        cells = {c.name: c for c in source.source_cells}
+        order = [c.name for c in source.source_cells]
+        graded = {c.name: c for c in source.grade_cells}
+        solutions = {c.name for c in source.solution_cells}
+        for name in order:
+            where = {c.metadata["nbgrader"]["grade_id"]: i for i, c in enumerate(nb.cells)
+                     if "grade_id" in c.metadata.get("nbgrader", {})
+                     and (nbgrader_utils.is_grade(c) or nbgrader_utils.is_solution(c))}
+            if name not in graded or name in where:
+                continue
+            self.log.warning("Missing grade cell %s encountered, adding to notebook", name)
+            earlier = [where[n] for n in reversed(order[:order.index(name)]) if n in where]
+            at = earlier[0] + 1 if earlier else 0
+            cell = self.missing_cell_transform(cells[name], graded[name].max_score, is_solution=name in solutions)
+            nb.cells.insert(at, nbformat.from_dict(cell))  # attribute access all the way down, as read
+        return nb, resources
