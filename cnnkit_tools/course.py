@@ -17,6 +17,7 @@ from .submissions import ASSIGNMENT, NOTEBOOK
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_FILES = ("nbgrader_config.py", "source", "cnnkit_grader", ".cnnkit-secret")
+CODE_FILES = ("nbgrader_config.py", "cnnkit_grader")  # what nbgrader runs: its config, and the grader it imports
 
 
 class NbgraderError(RuntimeError):
@@ -31,10 +32,23 @@ def environment(**extra):
     return env
 
 
-def nbgrader(course_dir, *args, check=True, **env):
-    """Run ``nbgrader ARGS`` in course_dir; return the completed process (output captured)."""
+def as_account(user, command, env):
+    """command run as the account ``user`` (from root), with that account's HOME."""
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    env["HOME"], env["USER"] = entry.pw_dir, user
+    return ["setpriv", f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups", "--", *command]
+
+
+def nbgrader(course_dir, *args, check=True, user=None, **env):
+    """Run ``nbgrader ARGS`` in course_dir, as ``user`` if given; return the completed process
+    (output captured)."""
     command = [sys.executable, "-m", "nbgrader", *args]
-    done = subprocess.run(command, cwd=course_dir, env=environment(**env), text=True,
+    env = environment(**env)
+    if user:
+        command = as_account(user, command, env)
+    done = subprocess.run(command, cwd=course_dir, env=env, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if check and done.returncode != 0:
         tail = "\n".join(done.stdout.splitlines()[-40:])
@@ -60,12 +74,41 @@ def finish(process):
     return process.log.read_text()
 
 
+def code_root(course_dir):
+    """Where a course's code (``CODE_FILES``) is taken from to run it: the course folder, or,
+    when this runs as root and another account could change that code there, this kit.
+
+    nbgrader executes the config, and the config imports the grader: code another account can
+    change, run as root, is that account's code run as root. A hub's course folder belongs to
+    its grader account (instructors have a terminal as it), and the autograding service runs
+    as root; so root grades such a course with the kit's own config and grader, which the
+    course's copy matches unless someone changed it. Course settings travel in the
+    environment (docs/settings.md), not in edits to that copy."""
+    course_dir = Path(course_dir)
+    if os.geteuid() != 0:
+        return course_dir
+    paths = [course_dir] + [course_dir / name for name in CODE_FILES]
+    grader = course_dir / "cnnkit_grader"
+    if grader.is_dir() and not grader.is_symlink():
+        paths += list(grader.rglob("*"))
+    for path in paths:
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue
+        if info.st_uid != 0 or info.st_mode & 0o022:
+            return ROOT
+    return course_dir
+
+
 def copy_course(target, root=ROOT):
-    """A fresh course folder at target holding this kit's config, source and grader."""
+    """A fresh course folder at target holding a course's config, source and grader (the
+    config and the grader from ``code_root``)."""
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
+    code = code_root(root)
     for name in COURSE_FILES:
-        src = Path(root) / name
+        src = (code if name in CODE_FILES else Path(root)) / name
         if src.is_dir():
             shutil.copytree(src, target / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         elif src.exists():  # the course's secret exists once a submission has been graded here

@@ -146,8 +146,11 @@ if hub.ngshare:
 # each submission in a slot of its own (an unprivileged account per slot, bubblewrap, setpriv,
 # a control group), which an unprivileged service cannot. Its nbgrader commands see what the
 # formgrader's see (the course, the exchange, the budget, the data); cnnkit_tools comes from
-# the kit's clone (the course's environment has cnnkit and cnnkit_grader only). What it writes
-# in the course folder goes back to the grader account after each pass (--owner).
+# the kit's clone (the course's environment has cnnkit and cnnkit_grader only). Root runs no
+# code the grader account can change: collect, feedback and release run as that account
+# (--owner), and grading takes the config and grader from the kit's clone, not from the course
+# folder (cnnkit_tools.course.code_root). What grading writes in the course folder goes back
+# to the grader account before release.
 if hub.autograde:
     c.JupyterHub.services.append({
         "name": hub.autograde_service,
@@ -156,8 +159,10 @@ if hub.autograde:
                     ASSIGNMENT, "--interval", f"{hub.autograde_interval:g}",
                     "--instructors-group", f"formgrade-{course}", "--hub-url", hub.url,
                     "--owner", hub.grader],
-        "cwd": str(hub.course_dir),
-        "environment": {**grader_env, "PYTHONPATH": str(KIT), "PYTHONUNBUFFERED": "1"},
+        # Not in the course folder, which the grader account can write: python -m would import
+        # from there first (PYTHONSAFEPATH keeps the working folder off the path as well).
+        "cwd": str(KIT),
+        "environment": {**grader_env, "PYTHONPATH": str(KIT), "PYTHONUNBUFFERED": "1", "PYTHONSAFEPATH": "1"},
         # the OAuth token a person's browser gets may read that person's groups (is it an
         # instructor?) and nothing else
         "oauth_client_allowed_scopes": ["read:users:groups!user"],

@@ -65,8 +65,13 @@ class Service:
     """The service's state between passes: the ledger's connection, the policy, the engine."""
 
     def __init__(self, course_dir, assignment, policy=None, workers=None, scheduler=None,
-                 tls_files=None, insecure_plain_tcp=False):
+                 tls_files=None, insecure_plain_tcp=False, run_as=None):
         self.course_dir = Path(course_dir).resolve()
+        # The course folder's account, when the service runs as root beside it (the hub): the
+        # nbgrader commands that need no slot (collect, feedback, release) run as that account,
+        # so root never runs the course folder's nbgrader_config.py, which that account can edit.
+        self.run_as = run_as
+        self.after_grading = None  # hands what grading made back to that account, before release
         self.assignment = assignment
         self.url = settings.gradebook_url(self.course_dir)
         self.policy = policy or Policy.from_environment()
@@ -94,12 +99,14 @@ class Service:
         self.enqueue()
         while self.grade() and drain and not self.stopping.is_set():
             pass
+        if self.after_grading:
+            self.after_grading()
         if not self.stopping.is_set():
             self.release()
 
     def collect(self):
         try:
-            kit_course.nbgrader(self.course_dir, "collect", "--update", self.assignment,
+            kit_course.nbgrader(self.course_dir, "collect", "--update", self.assignment, user=self.run_as,
                                 PYTHONPATH=jobs_._pythonpath())
         except kit_course.NbgraderError as error:  # the exchange may be briefly unreadable: next pass
             say(f"collect failed: {error}")
@@ -109,8 +116,12 @@ class Service:
         for student, submission in jobs_.find_submissions(self.course_dir, self.assignment).items():
             if not submission.submitted_at:
                 continue
-            row, added = ledger.enqueue(self.bind, self.assignment, student, submission.submitted_at,
-                                        decide=self.policy.decide)
+            try:
+                row, added = ledger.enqueue(self.bind, self.assignment, student, submission.submitted_at,
+                                            decide=self.policy.decide)
+            except (ValueError, OverflowError) as error:  # a time out of range: that student only
+                say(f"not queued {student} {submission.submitted_at}: {error}")
+                continue
             if added:
                 say(f"{row.state} {student} {row.timestamp}" + (f": {row.message}" if row.message else ""))
                 new.append(row)
@@ -186,7 +197,7 @@ class Service:
             try:
                 for command in (("generate_feedback", "--force"), ("release_feedback",)):
                     kit_course.nbgrader(self.course_dir, command[0], self.assignment, "--student", row.student,
-                                        *command[1:], PYTHONPATH=jobs_._pythonpath())
+                                        *command[1:], user=self.run_as, PYTHONPATH=jobs_._pythonpath())
             except kit_course.NbgraderError as error:
                 say(f"feedback for {row.student} {row.timestamp} not released: {error}")
                 continue
@@ -242,12 +253,13 @@ class Service:
 def run(course_dir, assignment, once=False, interval=10.0, stop=None, after_step=None, **options):
     """Run the service: recover, then a pass every ``interval`` seconds until ``stop`` (a
     threading.Event) is set; ``once``: one pass that grades everything queued, then return.
-    ``after_step()``, if given, runs after each pass (the hub's service gives files it made
-    back to the course's account). ``options``: Service's (policy, workers, scheduler,
+    ``after_step()``, if given, runs after each pass's grading, before its release (the hub's
+    service gives files it made back to the course's account, which releases). ``options``: Service's (policy, workers, scheduler,
     tls_files, insecure_plain_tcp)."""
     stop = stop or threading.Event()
     service = Service(course_dir, assignment, **options)
     service.stopping = stop
+    service.after_grading = after_step
     try:
         service.start()
         say(f"grading {assignment} of {service.course_dir} on submit "
@@ -255,8 +267,6 @@ def run(course_dir, assignment, once=False, interval=10.0, stop=None, after_step
         while True:
             started = time.monotonic()
             service.step(drain=once)
-            if after_step:
-                after_step()
             if once or stop.wait(max(0.0, interval - (time.monotonic() - started))):
                 return service
     finally:

@@ -264,7 +264,7 @@ def grade_forever(args, stop):
     while not stop.is_set():
         try:
             service.run(args.course_dir, args.assignment, interval=args.interval, stop=stop,
-                        workers=args.workers, scheduler=args.scheduler, after_step=after_step)
+                        workers=args.workers, scheduler=args.scheduler, after_step=after_step, run_as=args.owner)
         except Exception:  # noqa: BLE001 - logged; the loop starts again (the ledger recovers)
             traceback.print_exc()
             stop.wait(30)
@@ -300,7 +300,8 @@ def main(argv=None):
     parser.add_argument("--scheduler", help="an existing Dask scheduler, tls://HOST:PORT (docs/scale.md)")
     parser.add_argument("--instructors-group", required=True, help="the hub group whose members see the queue")
     parser.add_argument("--hub-url", required=True, help="the hub's public URL, for its stylesheet and links")
-    parser.add_argument("--owner", help="the course folder's account: what the loop writes there goes back to it")
+    parser.add_argument("--owner", help="the course folder's account: what the loop writes there goes back to "
+                                        "it, and collect, feedback and release run as it")
     parser.add_argument("--no-grade", dest="grade", action="store_false", help="the pages only")
     args = parser.parse_args(argv)
     asyncio.run(serve(args))

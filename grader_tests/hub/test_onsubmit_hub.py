@@ -147,6 +147,9 @@ def test_the_autograding_service_runs_as_root_behind_the_hubs_login(cast):
     assert pids, "the autograding service's process is not running"
     uids = {Path(f"/proc/{pid}/status").read_text().split("Uid:\t")[1].split()[0] for pid in pids}
     assert uids == {"0"}, f"the autograding service should run as root (the sandbox's slots): {uids}"
+    for pid in pids:  # ... and, as root, imports nothing from the course folder the grader account writes
+        assert Path(f"/proc/{pid}/cwd").resolve() != Path(settings.course_dir).resolve()
+        assert b"PYTHONSAFEPATH=1" in _environ(pid)
     anonymous = session()
     page = anonymous.get(settings.autograde_url, allow_redirects=False, timeout=60)
     assert page.status_code == 302 and "/hub/api/oauth2/authorize" in page.headers["Location"], page.status_code

@@ -271,3 +271,18 @@ def test_a_grading_ended_by_the_service_stopping_stays_grading_for_the_next_star
     assert (row.state, row.finished_at, row.released_at) == ("grading", None, None)
     assert [c for c in svc.commands if c[0] != "collect"] == []   # nothing released while stopping
     assert ledger.recover(svc.bind, A) == 1 and ledger.rows(svc.bind, A)[0].state == "queued"
+
+
+def test_a_time_at_the_end_of_the_calendar_stops_no_one_elses_queueing(svc, tmp_path):
+    """A student whose last graded attempt sits at the calendar's end (the cool-down's next
+    time would overflow) is not queued; the pass goes on and queues everyone else."""
+    svc.policy = policy.Policy(attempts_per_day=3, cooldown_minutes=10)
+    last = datetime.datetime(9999, 12, 31, 23, 55, tzinfo=datetime.timezone.utc)
+    row, _ = ledger.enqueue(svc.bind, A, "zed", last, decide=svc.policy.decide)
+    ledger.claim(svc.bind, row.id)
+    ledger.finish(svc.bind, row.id, "graded")
+    hand_in(tmp_path, "zed", "9999-12-31 23:59:00.000000 UTC")
+    hand_in(tmp_path, "ana", "2026-11-20 09:00:00.000000 UTC")
+    svc.enqueue()
+    assert [r.state for r in ledger.rows(svc.bind, A, "ana")] == ["queued"]
+    assert len(ledger.rows(svc.bind, A, "zed")) == 1
