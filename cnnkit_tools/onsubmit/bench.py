@@ -109,8 +109,13 @@ def main(argv=()):
         try:
             for student in warm:
                 world.submit(student, reference)
-            if warm and wait_until_released(world, service, warm) is None:
-                return 1
+            if warm:
+                history = wait_until_released(world, service, warm)
+                if history is None:
+                    return 1
+                for row in history:
+                    print(f"{row.student} (graded alone, before): " + ", ".join(
+                        f"{name} {seconds:.1f} s" for name, seconds in row.phases().items() if seconds is not None))
             watch = EtaWatch(args.workers, lambda: [r for r in world.rows() if r.student in warm])
             with ThreadPoolExecutor(len(students)) as pool:
                 list(pool.map(lambda s: world.submit(s, reference), students))

@@ -4,37 +4,88 @@ A student's view holds only that student's rows (``mine``), so a page or API ans
 from it cannot leak another student's state or score; the instructor's view (``course``) is
 the whole queue. Both are plain dicts, the same for the HTML pages and the JSON API.
 
-The ETA comes from the ledger's own history: the mean grading time of the last few finished
-gradings (``finished_at - started_at``) and of their releases. The service grades in batches
-of as many submissions as the engine has workers and claims the next batch when one ends, so a
-queued submission at place p waits for what is left of the running batch, then ceil(p / W)
-batches. Before any grading has finished, a default guess stands in (``DEFAULT_GRADING``).
+The ETA comes from the ledger's own history (``Timing``): what the last few finished batches
+cost by their size, one student's release, and the pass between two batches. The service grades
+in batches of as many submissions as the engine has workers, releases each batch's feedback one
+student after another, then claims the next batch, so a queued submission at place p waits for
+what is left of the running batch and its releases, then ceil(p / W) batches, then its own
+place in its batch's releases (``etas``). Before any batch has finished, defaults stand in.
 """
 
 import datetime
-import math
 
 from . import ledger, policy as policies
 
-RECENT = 10                 # finished gradings the mean is taken over
-DEFAULT_GRADING = 120.0     # seconds, before the ledger has any history
-DEFAULT_RELEASE = 10.0
+RECENT = 10                 # finished batches the ETA learns from
+DEFAULT_GRADING = 120.0     # seconds for a batch of one, before the ledger has any history
+DEFAULT_RELEASE = 10.0      # seconds per student's feedback
+DEFAULT_GAP = 5.0           # seconds from a batch's last release to the next claim
+CONTENTION = 0.3            # each more grading side by side: +30% per batch (measured, docs/onsubmit.md)
 RECENT_OUTCOMES = 20
 
 
+def _t(text):
+    return ledger.parse(text)
+
+
 def _seconds(earlier, later):
-    return (ledger.parse(later) - ledger.parse(earlier)).total_seconds()
+    return (_t(later) - _t(earlier)).total_seconds()
 
 
-def durations(rows, recent=RECENT):
-    """(mean grading seconds, mean release seconds, how many gradings it is from) of the
-    ``recent`` most recently finished gradings, defaults where there are none."""
-    done = sorted((r for r in rows if r.state in ledger.FINISHED and r.started_at and r.finished_at),
-                  key=lambda r: r.finished_at)[-recent:]
-    grading = [_seconds(r.started_at, r.finished_at) for r in done]
-    released = [_seconds(r.finished_at, r.released_at) for r in done if r.released_at]
-    return (sum(grading) / len(grading) if grading else DEFAULT_GRADING,
-            sum(released) / len(released) if released else DEFAULT_RELEASE, len(grading))
+def batches(rows):
+    """The batches the service claimed, oldest first: lists of the rows claimed together (one
+    ``started_at``, as ``ledger.claim_queued`` sets it), each in the order it is released."""
+    found = {}
+    for row in rows:
+        if row.started_at:
+            found.setdefault(row.started_at, []).append(row)
+    return [sorted(found[start], key=lambda r: (_t(r.queued_at), r.id)) for start in sorted(found, key=_t)]
+
+
+class Timing:
+    """What the ledger's recent history says a batch costs, learnt from its last ``RECENT``
+    finished batches:
+
+    * ``grading[k]``: a batch of k submissions, from claim to finish. Gradings side by side
+      share the machine, so a batch of two is slower than one alone; a size with no history
+      is scaled from the nearest one by ``CONTENTION`` (an on-submit burst on a hub that so
+      far graded one at a time);
+    * ``release``: one student's feedback, generated and released one after another once the
+      batch is graded (the k-th of a batch is out k steps after the batch ends);
+    * ``gap``: from a batch's last release to the next batch's claim (the pass's collect),
+      learnt only from batches whose rows were already queued when the batch before was
+      claimed (a submission that came later waited for a pass's collect, not for the service).
+    """
+
+    def __init__(self, rows, recent=RECENT):
+        done = [b for b in batches(rows) if all(r.state in ledger.FINISHED and r.finished_at for r in b)]
+        done = done[-recent:]
+        sizes = {}
+        for batch in done:
+            sizes.setdefault(len(batch), []).append(
+                (max(_t(r.finished_at) for r in batch) - _t(batch[0].started_at)).total_seconds())
+        self.grading = {k: sum(v) / len(v) for k, v in sizes.items()}
+        steps, gaps = [], []
+        for before, after in zip(done, done[1:]):
+            out = max(_t(r.released_at or r.finished_at) for r in before)
+            if all(_t(r.queued_at) <= _t(before[0].started_at) for r in after):
+                gaps.append(max(0.0, (_t(after[0].started_at) - out).total_seconds()))
+        for batch in done:
+            last = max(_t(r.finished_at) for r in batch)
+            for released in sorted(_t(r.released_at) for r in batch if r.released_at):
+                steps.append((released - last).total_seconds())
+                last = released
+        self.release = sum(steps) / len(steps) if steps else DEFAULT_RELEASE
+        self.gap = sum(gaps) / len(gaps) if gaps else DEFAULT_GAP
+        self.basis = sum(len(v) for v in sizes.values())
+
+    def batch(self, size):
+        """Seconds to grade a batch of ``size``, from history, scaled where it has none."""
+        if size in self.grading:
+            return self.grading[size]
+        known, seconds = min(self.grading.items(), key=lambda kv: (abs(kv[0] - size), kv[0]),
+                             default=(1, DEFAULT_GRADING))
+        return seconds * (1 + CONTENTION * (size - 1)) / (1 + CONTENTION * (known - 1))
 
 
 def queue(rows):
@@ -44,16 +95,33 @@ def queue(rows):
 
 def etas(rows, workers, at=None):
     """{row id: (place in the queue or 0 while grading, seconds until its feedback is out)}
-    for every queued or grading row."""
+    for every queued or grading row.
+
+    The service claims a batch of up to ``workers``, grades it, releases its feedback one
+    student at a time, then collects and claims the next: a queued row at place p is in batch
+    ceil(p / W), at position (p - 1) % W + 1 of it, behind what is left of the running batch."""
     at = ledger.parse(ledger.iso(at or ledger.now()))
-    grading_mean, release_mean, _ = durations(rows)
+    timing = Timing(rows)
     workers = max(1, workers)
-    running = [r for r in rows if r.state == "grading" and r.started_at]
-    left = max([max(0.0, grading_mean - (at - ledger.parse(r.started_at)).total_seconds())
-                for r in running] or [0.0])
-    found = {r.id: (0, left + release_mean) for r in running}
-    for place, row in enumerate(queue(rows), start=1):
-        found[row.id] = (place, left + math.ceil(place / workers) * grading_mean + release_mean)
+    found, ahead = {}, 0.0
+    claimed = batches(rows)
+    for batch in (b for b in claimed if any(r.state == "grading" for r in b)):  # one, as the service runs
+        left = max(0.0, timing.batch(len(batch)) - (at - ledger.parse(batch[0].started_at)).total_seconds())
+        for position, row in enumerate(batch, start=1):
+            if row.state == "grading":
+                found[row.id] = (0, left + position * timing.release)
+        ahead = max(ahead, left + len(batch) * timing.release + timing.gap)
+    if claimed and not found:
+        # The last batch is graded and its feedback is going out: the next claim waits for it.
+        unreleased = sum(r.state in ("graded", "fault") and not r.released_at for r in claimed[-1])
+        ahead = unreleased * timing.release + (timing.gap if unreleased else 0.0)
+    waiting = queue(rows)
+    for first in range(0, len(waiting), workers):
+        batch = waiting[first:first + workers]
+        grading = timing.batch(len(batch))
+        for position, row in enumerate(batch, start=1):
+            found[row.id] = (first + position, ahead + grading + position * timing.release)
+        ahead += grading + len(batch) * timing.release + timing.gap
     return found
 
 
@@ -122,7 +190,7 @@ def course(rows, policy, workers, at=None):
     """The instructor's view: the queue, throughput, recent outcomes and faults."""
     at = ledger.parse(ledger.iso(at or ledger.now()))
     eta = etas(rows, workers, at)
-    grading_mean, release_mean, basis = durations(rows)
+    timing = Timing(rows)
     hour = [r for r in rows if r.state in ledger.FINISHED and r.finished_at
             and at - ledger.parse(r.finished_at) < datetime.timedelta(hours=1)]
     finished = sorted((r for r in rows if r.finished_at and r.state != "queued"),
@@ -133,8 +201,8 @@ def course(rows, policy, workers, at=None):
 
     return {"queue": [named(r) for r in queue(rows)],
             "grading": [named(r) for r in rows if r.state == "grading"],
-            "throughput": {"graded_last_hour": len(hour), "mean_grading_seconds": round(grading_mean, 1),
-                           "mean_release_seconds": round(release_mean, 1), "from_gradings": basis,
+            "throughput": {"graded_last_hour": len(hour), "batch_seconds": {str(size): round(seconds, 1) for size, seconds in sorted(timing.grading.items())},
+                           "release_seconds": round(timing.release, 1), "from_batches": timing.basis,
                            "workers": workers},
             "recent": [named(r) for r in finished[:RECENT_OUTCOMES]],
             "faults": [named(r) for r in finished if r.state in ("fault", "grader_error")],

@@ -214,10 +214,11 @@ class QueuePage(Page):
 
         headers = ["student", "submitted", "state", "score", "place", "feedback in", "phases", "message"]
         counts = ", ".join(f"{n} {state}" for state, n in view["counts"].items() if n)
+        costs = ", ".join(f"{seconds:g} s for {size} at once" for size, seconds in t["batch_seconds"].items())
         self.page(f"{c.assignment}: grading on submit",
-                  f"<p id='throughput'>{t['graded_last_hour']} graded in the last hour; a grading takes "
-                  f"{t['mean_grading_seconds']:g} s on average (last {t['from_gradings']}), its release "
-                  f"{t['mean_release_seconds']:g} s; {t['workers']} worker(s). All: {esc(counts or 'none yet')}.</p>"
+                  f"<p id='throughput'>{t['graded_last_hour']} graded in the last hour; a batch takes "
+                  f"{esc(costs or 'no history yet')} (last {t['from_batches']} batches), each release "
+                  f"{t['release_seconds']:g} s; {t['workers']} worker(s). All: {esc(counts or 'none yet')}.</p>"
                   f"<h2>Grading now</h2>{_table(headers, map(line, view['grading']))}"
                   f"<h2>Queue</h2>{_table(headers, map(line, view['queue']))}"
                   f"<h2>Recent outcomes</h2>{_table(headers, map(line, view['recent']))}"
