@@ -24,12 +24,7 @@ CONTENTION = 0.3            # each more grading side by side: +30% per batch (me
 RECENT_OUTCOMES = 20
 
 
-def _t(text):
-    return ledger.parse(text)
-
-
-def _seconds(earlier, later):
-    return (_t(later) - _t(earlier)).total_seconds()
+_t = ledger.parse  # the table's ISO times as datetimes: compared as text, two spellings of one time differ
 
 
 def batches(rows):
@@ -106,7 +101,7 @@ def etas(rows, workers, at=None):
     found, ahead = {}, 0.0
     claimed = batches(rows)
     for batch in (b for b in claimed if any(r.state == "grading" for r in b)):  # one, as the service runs
-        left = max(0.0, timing.batch(len(batch)) - (at - ledger.parse(batch[0].started_at)).total_seconds())
+        left = max(0.0, timing.batch(len(batch)) - (at - _t(batch[0].started_at)).total_seconds())
         for position, row in enumerate(batch, start=1):
             if row.state == "grading":
                 found[row.id] = (0, left + position * timing.release)
