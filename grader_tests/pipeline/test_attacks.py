@@ -44,7 +44,11 @@ def test_a_hook_that_stalls_every_cell_is_stopped_by_the_notebooks_budget(stalle
     meta = autograded(stalled, attack.name).metadata["cnnkit"]
     assert meta["outcome"] == "fault" and meta["fault"]["kind"] == "notebook_budget"
     assert meta["not_run"] == ["test_save_form", "test_save_best"]
-    assert meta["seconds"] < 400 + 120  # the budget, and the measuring after it
+    # The notebook's run (from the kernel's start to the probe's collection) stops at the 400 s
+    # budget, give or take interrupting and stopping the kernel. The probe and the measurement
+    # after it have limits of their own, and on a loaded machine their time says nothing here.
+    start = {p["phase"]: p["start"] for p in meta["phases"]}
+    assert 380 < start["probe"] - start["kernel start"] < 400 + 60, meta["phases"]
 
 
 def test_absolute_paths_reach_nothing(attacked):
