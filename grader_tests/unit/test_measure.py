@@ -109,3 +109,18 @@ def test_part_e_start_is_the_network_the_probe_gave_rebuilt_bit_for_bit(model_an
     assert not rules.fitted(found)
     other = measure.measure(lesson.compiled(78), start=(77, (images, labels)))
     assert other["train_loss"] != other["start_loss"]
+
+
+def test_models_compiled_alike_share_one_fresh_baseline_and_another_loss_does_not():
+    """Keras names each optimizer apart (adam, adam_1, ...): Part H's five candidates, compiled
+    alike, still measure the fresh network once, and a different loss is measured on its own."""
+    import keras
+
+    from cnnkit_grader.inside import lesson
+
+    first, second = lesson.compiled(), lesson.compiled()
+    assert first.optimizer.name != second.optimizer.name
+    assert measure._settings_key(first.get_compile_config()) == measure._settings_key(second.get_compile_config())
+    other = lesson.build()
+    other.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False))
+    assert measure._settings_key(other.get_compile_config()) != measure._settings_key(first.get_compile_config())
