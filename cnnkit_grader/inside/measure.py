@@ -29,8 +29,8 @@ def scaled(images):
 # ``evaluate``: that traces a new graph for every model (about a second each, and a grading
 # measures up to ten models on a few thousand images), while the arithmetic is the same: the
 # mean of the per-image losses, as ``evaluate`` reports it. The held-out predictions (10,000
-# images, one model) go through one traced forward pass instead: on 2 cores it runs the chunks
-# about twice as fast as eager calls, which pays for its trace many times over.
+# images, one model) go through one traced forward pass instead: on one core it ran the chunks
+# about twice as fast as eager calls (same classes), which pays for its trace many times over.
 CHUNK = 500
 
 
@@ -43,7 +43,7 @@ def predict_classes(model, images):
     import numpy as np
     import tensorflow as tf
 
-    # One graph per call (``reduce_retracing``: a smaller last chunk reuses it).
+    # One function per call; ``reduce_retracing`` lets a smaller last chunk trace once more at most.
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True, autograph=False)
     return [int(c) for x, _ in _chunks(images)
             for c in np.argmax(np.asarray(forward(x)), axis=-1)]

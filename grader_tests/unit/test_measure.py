@@ -111,16 +111,23 @@ def test_part_e_start_is_the_network_the_probe_gave_rebuilt_bit_for_bit(model_an
     assert other["train_loss"] != other["start_loss"]
 
 
-def test_models_compiled_alike_share_one_fresh_baseline_and_another_loss_does_not():
+def test_models_compiled_alike_share_one_fresh_baseline_and_another_loss_does_not(monkeypatch):
     """Keras names each optimizer apart (adam, adam_1, ...): Part H's five candidates, compiled
     alike, still measure the fresh network once, and a different loss is measured on its own."""
     import keras
+    import numpy as np
 
     from cnnkit_grader.inside import lesson
 
+    built = []
+    monkeypatch.setattr(lesson, "fresh_val_loss", lambda model, val, loss_of: built.append(model) or 2.3)
+    monkeypatch.setattr(measure, "_BASELINES", {})
+    val = (np.zeros((4, 32, 32, 3), np.uint8), np.zeros((4, 1), np.uint8))
     first, second = lesson.compiled(), lesson.compiled()
     assert first.optimizer.name != second.optimizer.name
-    assert measure._settings_key(first.get_compile_config()) == measure._settings_key(second.get_compile_config())
+    assert measure.fresh_val_loss(first, val) == measure.fresh_val_loss(second, val) == 2.3
+    assert len(built) == 1
     other = lesson.build()
     other.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False))
-    assert measure._settings_key(other.get_compile_config()) != measure._settings_key(first.get_compile_config())
+    measure.fresh_val_loss(other, val)
+    assert len(built) == 2
