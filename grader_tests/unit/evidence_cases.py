@@ -17,7 +17,7 @@ from cnnkit_grader.judge import architecture
 from cnnkit_grader.judge.evidence import Evidence, Model
 from cnnkit_grader.judge.tasks import TASKS
 
-BUDGET = BUDGETS["smoke"]
+BUDGET = BUDGETS["grading"]   # the budget a course grades at: five rates in Part H, as students compare
 THRESHOLD = 0.29
 INPUTS = fresh.draw(1234)
 
