@@ -8,9 +8,21 @@ process group would first reach bubblewrap.
 
 from pathlib import Path
 
+import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
 from cnnkit_grader.boundary import files, sandbox
+
+# The largest ZeroMQ message frame the grader takes from the kernel. ZeroMQ reads a frame's
+# length before its bytes and closes the connection instead of receiving a longer one, so a
+# cell that prints a gigabyte costs the grader nothing. The connection does not come back: the
+# cell's output stops reaching the grader, which stops the kernel (execute.py says why). The
+# kit's own flood attack prints a 30 MB line, which passes and is cut to the output cap; an
+# honest notebook's largest message, a plot, is about 100 kB.
+MAX_MESSAGE_BYTES = 64 * 2**20
+MAX_MESSAGE_MB = MAX_MESSAGE_BYTES // 2**20
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -26,6 +38,19 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.transport = "ipc"
         self.ip = str(self._runtime / "kernel")
         self.connection_file = str(self._runtime / "kernel.json")
+
+    @default("context")
+    def _context_default(self):
+        self._created_context = True  # so the manager destroys it when the kernel is cleaned up
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)  # a default for every socket it makes
+        return context
+
+    def client(self, **kwargs):
+        # The client's channels (shell, iopub, stdin, control, heartbeat) take their sockets from
+        # the manager's context, so every socket facing the kernel has the frame limit.
+        kwargs.setdefault("context", self.context)
+        return super().client(**kwargs)
 
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)

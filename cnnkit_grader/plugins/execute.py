@@ -36,7 +36,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, default
 
 from cnnkit_grader.boundary import files, fresh, handover, measurement, preflight, sandbox, untouched, workspace
-from cnnkit_grader.boundary.kernel import SandboxedKernelManager
+from cnnkit_grader.boundary.kernel import MAX_MESSAGE_MB, SandboxedKernelManager
 from cnnkit_grader.boundary.outputs import CappedOutputs, error_output
 from cnnkit_grader.boundary.probe import ProbeRun
 from cnnkit_grader.judge import tasks
@@ -47,6 +47,8 @@ PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
 FAULTS = {
     "notebook_budget": "the notebook ran past its time budget of {budget} s, so later cells were not run",
     "cell_timeout": "an earlier cell ran past the time limit and would not stop",
+    "output_lost": ("an earlier cell's output stopped reaching the grader (an output message larger than "
+                    f"{MAX_MESSAGE_MB} MB), so the kernel was stopped"),
     "kernel_died": ("the kernel died in code cell {cell} (os._exit, a crash, or running out of memory), "
                     "so later cells could not run"),
     "kernel_silent": "the kernel stopped answering after a test cell",
@@ -225,15 +227,22 @@ class GuardedExecute(CappedOutputs, Execute):
             cell.outputs.append(error_output("KernelDied", "Your kernel died while running this cell "
                                              "(os._exit, a crash, or running out of memory). Results of "
                                              "earlier cells are kept; later cells were not run."))
-        except CellTimeoutError:
+        except CellTimeoutError as error:
             self._stop_kernel()
-            if budget_bound:
-                self._set_fault("notebook_budget", where)
+            if "IOPub" in str(error):
+                # The reply came and its output did not: the kernel sent a message over the frame
+                # limit (boundary/kernel.py), which closed the grader's output channel for good.
+                self._set_fault("output_lost", where)
+                cell.outputs.append(error_output("OutputTooLarge", (
+                    f"This cell's output stopped reaching the grader: one output message was larger than "
+                    f"{MAX_MESSAGE_MB} MB, more than the grader accepts, so the kernel was stopped. Print "
+                    f"less: a cell keeps {self.cell_output_bytes:,} bytes of output. Results of earlier cells "
+                    "are kept; later cells were not run.")))
             else:
-                self._set_fault("cell_timeout", where)
-            cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
-                                             "and ignored the interrupt, so the kernel was stopped. Results "
-                                             "of earlier cells are kept; later cells were not run."))
+                self._set_fault("notebook_budget" if budget_bound else "cell_timeout", where)
+                cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
+                                                 "and ignored the interrupt, so the kernel was stopped. Results "
+                                                 "of earlier cells are kept; later cells were not run."))
         finally:
             cell.source = source
         if any(o.output_type == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):

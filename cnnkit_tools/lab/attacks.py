@@ -479,6 +479,11 @@ _wrapped.save(DROPOUT_PATH)
     Attack("exit", "os._exit(0) in Part I's answer",
            _edit("exit", Edit("save_models", "model.save(BASELINE_PATH)", "os._exit(0)\nmodel.save(BASELINE_PATH)")),
            SAVE, "kernel died", "the whole notebook fails: 0 points"),
+    Attack("big_message", "one 100 MB output message in Part I's answer",
+           _edit("big_message", Edit("save_models", "model.save(BASELINE_PATH)",
+                                     "print('x' * 100_000_000)\nmodel.save(BASELINE_PATH)")),
+           SAVE, "larger than 64 MB", "the grader reads the whole message into memory: a few such "
+           "messages, or one of gigabytes, fill the grading machine's memory"),
     Attack("segfault", "a segmentation fault in Part H's answer",
            _edit("segfault", Edit("tune_dropout", "val_losses = []", "import ctypes\nctypes.string_at(0)\nval_losses = []")),
            TUNE | SAVE, "kernel died", "the whole notebook fails: 0 points"),
