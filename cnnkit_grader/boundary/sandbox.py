@@ -3,8 +3,9 @@
 A sandboxed process sees a read-only system and Python, ``cnnkit`` (what students install),
 optionally the CIFAR-10 *training* batches under ``/data`` (never the test batch, the held-out
 set), and only the folders it is given. It has empty network, process, IPC and UTS
-namespaces, a private sized ``/tmp`` and ``/dev/shm``, a read-only ``/dev``, and limits on
-address space, file size and process count.
+namespaces, a private sized ``/tmp`` and ``/dev/shm``, a read-only ``/dev``, limits on
+address space, file size and process count, and no way to make a user namespace
+(``syscalls.py``).
 
 **Slots.** Each submission is graded in a *slot*. As root, a slot is an unprivileged user of
 its own (``nbgrader-sandbox-1`` … ``-8``, made by ``./kit setup``), held with a lock while the
@@ -41,7 +42,7 @@ from pathlib import Path
 from cnnkit import budget as budgets
 from cnnkit import data
 
-from cnnkit_grader.boundary import cgroups, files
+from cnnkit_grader.boundary import cgroups, files, syscalls
 
 LOG = logging.getLogger(__name__)
 
@@ -397,7 +398,8 @@ def command(argv, slot_, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT
             "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv",
             "--dev", "/dev", "--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev", "--proc", "/proc",
-            "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp"]
+            "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+            "--seccomp", str(syscalls.FD)]   # no user namespaces inside (boundary/syscalls.py)
     if os.geteuid() != 0:
         args.append("--unshare-user")  # an unprivileged grader gets its namespaces this way
     for path in SYSTEM_DIRS:
@@ -440,7 +442,11 @@ def command(argv, slot_, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT
                  "prlimit", f"--nproc={PROCESS_LIMIT}", "--"]
     else:
         args += ["--"]
-    return cgroups.joining(slot_.groups, args + list(argv))
+    try:
+        filtered = syscalls.opened(args + list(argv))
+    except syscalls.FilterError as err:   # the grader's environment, never the submission's fault
+        raise IsolationError(f"cannot build the sandbox's system-call filter: {err}") from err
+    return cgroups.joining(slot_.groups, filtered)
 
 
 # ---------------------------------------------------------------- the self-test
@@ -471,6 +477,9 @@ if stat.f_blocks * stat.f_frsize > request["tmp_bytes"] * 1.05:
     problems.append("/tmp is not size-limited")
 if request["drop_root"] and resource.getrlimit(resource.RLIMIT_NPROC)[0] > request["nproc"]:
     problems.append("no process limit")
+import ctypes
+if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0:   # CLONE_NEWUSER
+    problems.append("can make a user namespace")
 pids = [p for p in os.listdir("/proc") if p.isdigit()]
 if len(pids) > 10:
     problems.append("sees %d processes" % len(pids))

@@ -126,6 +126,39 @@ def test_the_self_test_fails_when_the_folder_holds_more_than_the_submission(scra
             sandbox.self_test(slot, scratch, [scratch], ["something_else.ipynb"], [])
 
 
+USERNS = ("import ctypes, os\n"
+          "libc = ctypes.CDLL(None, use_errno=True)\n"
+          "print('unshare', libc.unshare(0x10000000), os.strerror(ctypes.get_errno()), flush=True)\n"
+          "print('clone', os.system('unshare --user true'), flush=True)\n"
+          "import threading; t = threading.Thread(target=print, args=('thread ran',)); t.start(); t.join()\n"
+          "import subprocess; print(subprocess.run(['echo', 'child ran'], capture_output=True, text=True).stdout)\n")
+
+
+def test_sandboxed_code_cannot_make_a_user_namespace_but_runs_threads_and_children():
+    """unshare(CLONE_NEWUSER) and unshare(1)'s clone are refused; threads (clone3, then clone) and
+    subprocesses still work. The self-test checks the first on every grading."""
+    import subprocess
+    import sys
+    with sandbox.slot() as slot:
+        done = subprocess.run(sandbox.command([sys.executable, "-c", USERNS], slot, with_data=False),
+                              capture_output=True, text=True, timeout=60)
+    assert "unshare -1 Operation not permitted" in done.stdout, done.stdout + done.stderr
+    assert "clone 0" not in done.stdout and "clone " in done.stdout
+    assert "thread ran" in done.stdout and "child ran" in done.stdout
+
+
+def test_unfiltered_the_same_code_makes_a_user_namespace():
+    """The test above can fail: without --seccomp, the same code makes its namespace here."""
+    import subprocess
+    import sys
+    with sandbox.slot() as slot:
+        argv = sandbox.command([sys.executable, "-c", USERNS], slot, with_data=False)
+        at = argv.index("--seccomp")
+        del argv[at:at + 2]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert "unshare 0" in done.stdout, done.stdout + done.stderr
+
+
 def test_a_lambda_layer_is_refused_before_anything_loads_it(tmp_path):
     import keras
 
