@@ -220,6 +220,7 @@ class GuardedExecute(CappedOutputs, Execute):
         cell.source = workspace.without_hidden(source) if grade else source
         budget_bound = remaining < self.timeout_per_cell
         self.timeout = int(max(1, min(self.timeout_per_cell, remaining)))
+        self._cell_timed_out = False
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -229,9 +230,10 @@ class GuardedExecute(CappedOutputs, Execute):
                                              "earlier cells are kept; later cells were not run."))
         except CellTimeoutError as error:
             self._stop_kernel()
-            if "IOPub" in str(error):
-                # The reply came and its output did not: the kernel sent a message over the frame
-                # limit (boundary/kernel.py), which closed the grader's output channel for good.
+            if "IOPub" in str(error) and not self._cell_timed_out:
+                # The cell finished in time and its output did not arrive: a message over the frame
+                # limit (boundary/kernel.py) closed the grader's output channel for good. (A cell
+                # that ran out of time and ignored the interrupt ends in an IOPub timeout too.)
                 self._set_fault("output_lost", where)
                 cell.outputs.append(error_output("OutputTooLarge", (
                     f"This cell's output stopped reaching the grader: one output message was larger than "
@@ -268,6 +270,10 @@ class GuardedExecute(CappedOutputs, Execute):
             if not self._fault and answer in tasks.KERNEL_ANSWERS:
                 self._handover(answer)
         return cell, resources
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._cell_timed_out = True   # the cell ran out of time: what follows is a timeout, whatever nbclient says
+        return await super()._async_handle_timeout(timeout, cell)
 
     def _setup_failed(self, cell, name, where):
         """A locked setup cell that failed before any student code ran: the grader's fault, so

@@ -93,8 +93,8 @@ LINKS = {"gradebook_link.db": "{root}/gradebook.db",
 # A background thread writes forged answers into every hand-over folder it can see, racing
 # the grader's own hand-over; the notebook's real answer is wrong (the highest loss's rate).
 _FORGE_FOLDER = '''import json as _json, os as _os, threading as _threading, time as _time
-_FORGED = {"values": {"rates": [0.1, 0.25, 0.4, 0.55, 0.7], "val_losses": [2.0, 1.0, 3.0, 4.0, 5.0],
-                      "best_rate": 0.25, "tuned": ["saved"] * 5}}
+_FORGED = {"values": {"rates": list(DROPOUT_RATES), "val_losses": [2.0, 1.0, 3.0, 4.0, 5.0][:len(DROPOUT_RATES)],
+                      "best_rate": DROPOUT_RATES[1], "tuned": ["saved"] * len(DROPOUT_RATES)}}
 def _forge_forever():
     while True:
         for _root, _dirs, _files in _os.walk(".cnnkit-handover"):
@@ -111,8 +111,8 @@ _threading.Thread(target=_forge_forever, daemon=True).start()
 # answers: claims a correct notebook would make, without the model files behind them.
 _REPLACE_COLLECTOR = '''import builtins as _builtins, json as _json, os as _os
 _CLAIMS = {"dropout": {"dropout": "saved"},
-           "tuning": {"rates": [0.1, 0.25, 0.4, 0.55, 0.7], "val_losses": [2.0, 1.0, 3.0, 4.0, 5.0],
-                      "best_rate": 0.25, "tuned": ["saved"] * 5},
+           "tuning": {"rates": list(DROPOUT_RATES), "val_losses": [2.0, 1.0, 3.0, 4.0, 5.0][:len(DROPOUT_RATES)],
+                      "best_rate": DROPOUT_RATES[1], "tuned": ["saved"] * len(DROPOUT_RATES)},
            "saving": {"BASELINE_PATH": "cifar_model.keras", "DROPOUT_PATH": "cifar_model_dropout.keras",
                       "best_model_path": "cifar_model_dropout.keras", "final_base": "saved",
                       "final_dropout": "saved"}}
@@ -398,7 +398,7 @@ ATTACKS = (
                       "UPDATES_PER_EPOCH = 469"),
                  Edit("train", None, _TYPED_HISTORY),
                  Edit("tune_dropout", 'val_losses.append(candidate.evaluate(val_images, val_labels, verbose=0, '
-                                      'return_dict=True)["loss"])', "pass\nval_losses = [1.9, 1.7, 1.8, 2.0, 2.2]")),
+                                      'return_dict=True)["loss"])', "pass\nval_losses = [1.9, 1.7, 1.8, 2.0, 2.2][:len(DROPOUT_RATES)]")),
            frozenset({"test_regression_losses", "test_updates_per_epoch", "test_train_history",
                       "test_tuning_best"}), "computed from the arguments, not typed",
            "469 and the typed losses match what the notebook's own checks compute"),

@@ -134,7 +134,8 @@ def test_a_lambda_layer_is_refused_unloaded(attacked):
 
 def test_faults_are_recorded_with_the_parts_kept(attacked, smoke_course):
     expected = {"exit": ("fault", "kernel_died"), "segfault": ("fault", "kernel_died"),
-                "ignores_interrupt": ("fault", "cell_timeout"), "out_of_memory": ("graded", None),
+                "ignores_interrupt": ("fault", "cell_timeout"), "big_message": ("fault", "output_lost"),
+                "out_of_memory": ("graded", None),
                 "corrupt_notebook": ("unreadable", None)}
     graded = {student: (home(attacked, student), student) for student in expected}
     graded["reference"], expected["reference"] = (smoke_course, "reference"), ("graded", None)
