@@ -12,8 +12,8 @@ for that program and everything it starts:
 - ``unshare`` fails with EPERM; ``clone`` fails with EPERM when it asks for CLONE_NEWUSER;
 - ``clone3`` fails with ENOSYS, as in Docker's default profile: its flags live in memory,
   where a filter cannot read them, and the C library then falls back to ``clone``;
-- system calls of another architecture (32-bit ``int 0x80``, x32) kill the process, which is
-  libseccomp's default for a foreign architecture, so none goes round the filter.
+- a system call of another architecture (32-bit ``int 0x80``, x32) kills the thread making
+  it (libseccomp's default for a foreign architecture), so none goes round the filter.
 
 As root, bubblewrap runs in the machine's own user namespace and can still set up the sandbox;
 without root (``--unshare-user``) the filter is loaded only after bubblewrap made its own.
