@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub import control
+from hub import accounts, control
 from hub.settings import KIT, Settings
 
 
@@ -36,6 +36,8 @@ def course_hub(artifacts, label, **fields):
     os.chmod(root, 0o755)
     settings = Settings(root=str(root), home_base=str(root / "home"), cifar10_dir=cifar, budget="smoke", **fields)
     log = open(artifacts / f"{label}-start.txt", "w")
+    # The accounts this hub will make; those that did not exist before go again after it.
+    made = [name for name in (settings.grader, *settings.users) if not accounts.exists(name)]
     try:
         passwords = control.start(settings, reset_passwords=True, out=log)
         yield settings, passwords
@@ -47,3 +49,6 @@ def course_hub(artifacts, label, **fields):
             shutil.copy(settings.log_file, artifacts / f"{label}-jupyterhub.log")
         shutil.rmtree(root, ignore_errors=True)
         assert not leftovers, f"processes the hub started outlived it: {leftovers}"
+        for name in made:   # userdel takes the account's own group with it
+            subprocess.run(["userdel", name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert not [name for name in made if accounts.exists(name)], "accounts the hub made outlived it"
