@@ -14,7 +14,7 @@ import pytest
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import attacks
 
-from courses import SMOKE, STALL, digests, make_course, write_attacks, write_smoke
+from courses import SIDE_BY_SIDE, SMOKE, STALL, digests, make_course, write_attacks, write_smoke
 
 
 
@@ -52,7 +52,7 @@ def start_batches(tmp_path_factory, cifar_dir):
     courses = [("smoke", smoke, SMOKE, ())] + [(f"attack{n}", half[0], SMOKE, peer) for n, half in enumerate(halves)]
     courses.append(("stall", stall, STALL, peer))
     runs = {name: course.start(folder, "autograde", submissions.ASSIGNMENT, "--force", *extra,
-                               log=folder / "autograde.log", **env)
+                               log=folder / "autograde.log", **env, **SIDE_BY_SIDE)
             for name, folder, env, extra in courses}
     return {"smoke": (smoke, runs["smoke"]), "stall": (stall, runs["stall"]),
             "attack": [(folder, runs[f"attack{n}"], listener, before, names)

@@ -17,7 +17,7 @@ from cnnkit_grader.judge import tasks
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import attacks
 
-from courses import CELLS, SMOKE, autograded, digests, make_course, shown, touched_release, verdicts
+from courses import CELLS, SIDE_BY_SIDE, SMOKE, autograded, digests, make_course, shown, touched_release, verdicts
 from helpers import active_content
 
 
@@ -169,7 +169,7 @@ def test_submitted_files_are_never_modified(attacked):
 
 def test_grading_twice_gives_the_same_result(attacked):
     first = course.scores(home(attacked, "segfault"), "segfault")
-    course.autograde(home(attacked, "segfault"), "segfault", **SMOKE)
+    course.autograde(home(attacked, "segfault"), "segfault", **SMOKE, **SIDE_BY_SIDE)  # as the batch did
     assert course.scores(home(attacked, "segfault"), "segfault") == first
 
 
