@@ -142,15 +142,14 @@ if hub.ngshare:
         "environment": {"PATH": f"{Path(hub.ngshare_python).parent}:/usr/bin:/bin"},
     })
 
-# The on-submit autograding service. As root (no "user"): the kit's sandbox, run as root, puts
-# each submission in a slot of its own (an unprivileged account per slot, bubblewrap, setpriv,
-# a control group), which an unprivileged service cannot. Its nbgrader commands see what the
-# formgrader's see (the course, the exchange, the budget, the data); cnnkit_tools comes from
-# the kit's clone (the course's environment has cnnkit and cnnkit_grader only). Root runs no
-# code the grader account can change: collect, feedback and release run as that account
-# (--owner), and grading takes the config and grader from the kit's clone, not from the course
-# folder (cnnkit_tools.course.code_root). What grading writes in the course folder goes back
-# to the grader account before release.
+# The on-submit autograding service. Started as root (no "user"), it splits at once
+# (cnnkit_tools/onsubmit/launcher.py): the service itself (pages, ledger, collect, grades,
+# feedback, release) drops to the grader account (--owner), and only its grading launcher
+# stays root: the kit's sandbox puts each submission in a slot of its own (an unprivileged
+# account per slot, bubblewrap, setpriv, a control group), which an unprivileged process
+# cannot. The launcher takes jobs as data and grades them with the kit's config and grader,
+# never the course folder's, and opens no path there. cnnkit_tools comes from the kit's clone
+# (the course's environment has cnnkit and cnnkit_grader only).
 if hub.autograde:
     c.JupyterHub.services.append({
         "name": hub.autograde_service,

@@ -65,19 +65,16 @@ class Service:
     """The service's state between passes: the ledger's connection, the policy, the engine."""
 
     def __init__(self, course_dir, assignment, policy=None, workers=None, scheduler=None,
-                 tls_files=None, insecure_plain_tcp=False, run_as=None):
+                 tls_files=None, insecure_plain_tcp=False, engine=None):
+        """``engine``: one to grade with instead of a pool of the service's own (the hub's
+        service, as the course's account, grades through the root launcher: launcher.Remote)."""
         self.course_dir = Path(course_dir).resolve()
-        # The course folder's account, when the service runs as root beside it (the hub): the
-        # nbgrader commands that need no slot (collect, feedback, release) run as that account,
-        # so root never runs the course folder's nbgrader_config.py, which that account can edit.
-        self.run_as = run_as
-        self.after_grading = None  # hands what grading made back to that account, before release
         self.assignment = assignment
         self.url = settings.gradebook_url(self.course_dir)
         self.policy = policy or Policy.from_environment()
         self.workers, self.scheduler = workers, scheduler
         self.tls_files, self.insecure_plain_tcp = tls_files, insecure_plain_tcp
-        self.engine = None
+        self.engine = engine
         self.bind = ledger.engine(self.url)
         # Set when the service is being stopped (the hub stopping, Ctrl-C): from then on a
         # grading that fails is the stop's doing, not the submission's or the grader's.
@@ -99,14 +96,12 @@ class Service:
         self.enqueue()
         while self.grade() and drain and not self.stopping.is_set():
             pass
-        if self.after_grading:
-            self.after_grading()
         if not self.stopping.is_set():
             self.release()
 
     def collect(self):
         try:
-            kit_course.nbgrader(self.course_dir, "collect", "--update", self.assignment, user=self.run_as,
+            kit_course.nbgrader(self.course_dir, "collect", "--update", self.assignment,
                                 PYTHONPATH=jobs_._pythonpath())
         except kit_course.NbgraderError as error:  # the exchange may be briefly unreadable: next pass
             say(f"collect failed: {error}")
@@ -160,12 +155,15 @@ class Service:
         return claimed
 
     def _finish(self, row, outcome):
-        if self.stopping.is_set() and (outcome is None or outcome.outcome == "grader_error"):
-            # Its workers were ended with the service (a hub restart): leave the row ``grading``,
+        # The outcome recorded may be of the student's previous submission: this one's only if
+        # its timestamp is this row's.
+        current = outcome is not None and outcome.submitted_at and ledger.stamp(outcome.submitted_at) == row.timestamp
+        if self.stopping.is_set() and (not current or outcome.outcome == "grader_error"):
+            # Its grading was ended with the service (a hub restart): leave the row ``grading``,
             # so the next start requeues it and grades it again, rather than a grader error.
             say(f"left grading {row.student} {row.timestamp}: the service is stopping; the next start grades it")
             return
-        if outcome is None or not outcome.submitted_at or ledger.stamp(outcome.submitted_at) != row.timestamp:
+        if not current:
             state, score, message = "grader_error", (None, None), GRADER_ERROR
         else:
             state = STATE[outcome.outcome]
@@ -197,7 +195,7 @@ class Service:
             try:
                 for command in (("generate_feedback", "--force"), ("release_feedback",)):
                     kit_course.nbgrader(self.course_dir, command[0], self.assignment, "--student", row.student,
-                                        *command[1:], user=self.run_as, PYTHONPATH=jobs_._pythonpath())
+                                        *command[1:], PYTHONPATH=jobs_._pythonpath())
             except kit_course.NbgraderError as error:
                 say(f"feedback for {row.student} {row.timestamp} not released: {error}")
                 continue
@@ -250,16 +248,13 @@ class Service:
         self.bind.dispose()
 
 
-def run(course_dir, assignment, once=False, interval=10.0, stop=None, after_step=None, **options):
+def run(course_dir, assignment, once=False, interval=10.0, stop=None, **options):
     """Run the service: recover, then a pass every ``interval`` seconds until ``stop`` (a
     threading.Event) is set; ``once``: one pass that grades everything queued, then return.
-    ``after_step()``, if given, runs after each pass's grading, before its release (the hub's
-    service gives files it made back to the course's account, which releases). ``options``: Service's (policy, workers, scheduler,
-    tls_files, insecure_plain_tcp)."""
+    ``options``: Service's (policy, workers, scheduler, tls_files, insecure_plain_tcp, engine)."""
     stop = stop or threading.Event()
     service = Service(course_dir, assignment, **options)
     service.stopping = stop
-    service.after_grading = after_step
     try:
         service.start()
         say(f"grading {assignment} of {service.course_dir} on submit "

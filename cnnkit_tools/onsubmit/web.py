@@ -39,7 +39,7 @@ from tornado.escape import xhtml_escape as esc
 
 from cnnkit import settings
 
-from . import board, ledger
+from . import board, launcher, ledger
 from .policy import Policy
 
 REFRESH_SECONDS = 5
@@ -237,35 +237,17 @@ def make_app(context):
 
 # ---- the grading loop, beside the pages
 
-def hand_back(course_dir, owner):
-    """Files the loop (root) made in the course folder go back to the course's owner, so the
-    formgrader (which runs as that account) can still write its gradebook and folders."""
-    import pwd
-
-    entry = pwd.getpwnam(owner)
-
-    def after_step():
-        # By directory descriptors, never by path: the owner can swap a folder in the course for
-        # a link while this runs, and a path walked again would take root's chown through it.
-        for _, dirs, files, folder in os.fwalk(course_dir):
-            for name in dirs + files:
-                try:
-                    if os.stat(name, dir_fd=folder, follow_symlinks=False).st_uid == 0:
-                        os.chown(name, entry.pw_uid, entry.pw_gid, dir_fd=folder, follow_symlinks=False)
-                except FileNotFoundError:
-                    pass
-    return after_step
-
-
 def grade_forever(args, stop):
     """The service's loop until ``stop``; restarted after a crash, which must not end the pages."""
     from . import service  # the grading pipeline: slow to import, so after the pages listen
 
-    after_step = hand_back(args.course_dir, args.owner) if args.owner else None
+    remote = None
     while not stop.is_set():
         try:
+            if args.launcher is not None and remote is None:
+                remote = launcher.Remote(args.launcher, stop)  # the root side's pool, for the service's life
             service.run(args.course_dir, args.assignment, interval=args.interval, stop=stop,
-                        workers=args.workers, scheduler=args.scheduler, after_step=after_step, run_as=args.owner)
+                        workers=args.workers, scheduler=args.scheduler, engine=remote)
         except Exception:  # noqa: BLE001 - logged; the loop starts again (the ledger recovers)
             traceback.print_exc()
             stop.wait(30)
@@ -301,12 +283,48 @@ def main(argv=None):
     parser.add_argument("--scheduler", help="an existing Dask scheduler, tls://HOST:PORT (docs/scale.md)")
     parser.add_argument("--instructors-group", required=True, help="the hub group whose members see the queue")
     parser.add_argument("--hub-url", required=True, help="the hub's public URL, for its stylesheet and links")
-    parser.add_argument("--owner", help="the course folder's account: what the loop writes there goes back to "
-                                        "it, and collect, feedback and release run as it")
+    parser.add_argument("--owner", help="the course folder's account (started as root): the service runs as it, "
+                                        "and only grading stays root, in a launcher it sends jobs to")
     parser.add_argument("--no-grade", dest="grade", action="store_false", help="the pages only")
     args = parser.parse_args(argv)
+    args.launcher = None
+    if args.owner and args.grade and not args.scheduler:
+        if os.geteuid() != 0:
+            parser.error("--owner needs root: the launcher grades in the sandbox's slots")
+        args.launcher, child = launcher.split(args.owner)
+        if child:  # root: grade what the service sends, nothing else, until it ends
+            return launch(args.launcher, child, args.workers)
+    elif args.owner:
+        parser.error("--owner is for the local pool: with --scheduler or --no-grade, start the service "
+                     "as the course's account")
     asyncio.run(serve(args))
     return 0
+
+
+def launch(sock, child, workers):
+    """The root side (``launcher.serve``) until the service closes its end; a signal from the
+    hub goes on to the service, and ends the launcher's pool."""
+    stopping = []
+
+    def forward(signum, frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            pass
+        if not stopping:  # once: a second signal must not cut the pool's own shutdown short
+            stopping.append(signum)
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    try:
+        launcher.serve(sock, workers=workers)
+    except (KeyboardInterrupt, BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        sock.close()
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 if __name__ == "__main__":

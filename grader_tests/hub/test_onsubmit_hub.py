@@ -138,18 +138,39 @@ def _environ(pid):
         return []
 
 
-def test_the_autograding_service_runs_as_root_behind_the_hubs_login(cast):
+def _service_processes(settings):
+    """{pid: psutil.Process} of the service's own two processes (not its pool's or nbgrader's)."""
+    import psutil
+
+    marker = f"JUPYTERHUB_SERVICE_NAME={settings.autograde_service}".encode()
+    return {int(p.name): psutil.Process(int(p.name)) for p in Path("/proc").iterdir()
+            if p.name.isdigit() and marker in _environ(p.name)
+            and "cnnkit_tools.onsubmit.web" in " ".join(psutil.Process(int(p.name)).cmdline())}
+
+
+def test_the_service_runs_as_the_course_account_and_only_its_launcher_as_root(cast):
+    """The pages, the ledger and the gradebook belong to the course's account (issue 14): the
+    process serving them runs as it, and only its parent, the launcher that grades in the
+    sandbox's slots, stays root; neither imports from the course folder."""
+    import pwd
+
     settings, _, teacher, students = cast
     services = teacher.hub_api("GET", "services").json()
     assert settings.autograde_service in services, services
-    marker = f"JUPYTERHUB_SERVICE_NAME={settings.autograde_service}".encode()
-    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and marker in _environ(p.name)]
-    assert pids, "the autograding service's process is not running"
-    uids = {Path(f"/proc/{pid}/status").read_text().split("Uid:\t")[1].split()[0] for pid in pids}
-    assert uids == {"0"}, f"the autograding service should run as root (the sandbox's slots): {uids}"
-    for pid in pids:  # ... and, as root, imports nothing from the course folder the grader account writes
-        assert Path(f"/proc/{pid}/cwd").resolve() != Path(settings.course_dir).resolve()
-        assert b"PYTHONSAFEPATH=1" in _environ(pid)
+    found = _service_processes(settings)
+    owner = pwd.getpwnam(settings.grader).pw_uid
+    by_uid = {process.uids().real: process for process in found.values()}
+    assert sorted(by_uid) == sorted({0, owner}) and len(found) == 2, {pid: p.uids() for pid, p in found.items()}
+    service, root = by_uid[owner], by_uid[0]
+    assert service.ppid() == root.pid and set(service.uids()) == {owner} and 0 not in service.gids()
+    port = settings.autograde_port
+    assert any(c.laddr.port == port and c.status == "LISTEN" for c in service.net_connections("tcp"))
+    assert not any(c.laddr.port == port for c in root.net_connections("tcp"))
+    course = Path(settings.course_dir).resolve()
+    for process in (service, root):  # ... and imports nothing from the course folder
+        assert Path(process.cwd()).resolve() != course
+        assert b"PYTHONSAFEPATH=1" in _environ(process.pid)
+    assert not [f.path for f in root.open_files() if Path(f.path).resolve().is_relative_to(course)]
     anonymous = session()
     page = anonymous.get(settings.autograde_url, allow_redirects=False, timeout=60)
     assert page.status_code == 302 and "/hub/api/oauth2/authorize" in page.headers["Location"], page.status_code
@@ -258,6 +279,15 @@ def test_each_student_finds_their_feedback_in_jupyterlabs_assignments_tab(cast, 
         lab.frame_locator(".jp-HTMLViewer iframe").get_by_text(total).first.wait_for()
         shoot(browser, f"onsubmit-02b-{student.name}-feedback-in-jupyterlab.png", page=lab)
         lab.close()
+
+def test_root_wrote_nothing_in_the_course_folder(cast):
+    """After two gradings, their feedback and its release: every file and folder in the course
+    folder (gradebook, autograded/, feedback/) is the course account's; root made none of them."""
+    settings = cast[0]
+    course = Path(settings.course_dir)
+    assert (course / "autograded").is_dir() and (course / "gradebook.db").is_file()
+    assert [str(p) for p in [course, *course.rglob("*")] if p.lstat().st_uid == 0] == []
+
 
 def test_a_submission_beyond_the_daily_limit_is_refused_with_a_clear_message(cast, pages):
     settings, _, _, (first, _) = cast

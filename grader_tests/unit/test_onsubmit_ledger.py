@@ -7,6 +7,7 @@ policy is told how many attempts were used and when the next one can be graded.
 """
 
 import datetime
+import threading
 
 import pytest
 
@@ -286,3 +287,19 @@ def test_a_time_at_the_end_of_the_calendar_stops_no_one_elses_queueing(svc, tmp_
     svc.enqueue()
     assert [r.state for r in ledger.rows(svc.bind, A, "ana")] == ["queued"]
     assert len(ledger.rows(svc.bind, A, "zed")) == 1
+
+
+@pytest.mark.parametrize("stopping, state", [(True, "grading"), (False, "grader_error")])
+def test_a_grading_cut_short_by_a_stop_is_left_for_the_next_start_even_after_a_graded_one(bind, stopping, state):
+    """A student's earlier submission was graded; their new one is cut short by a hub restart
+    (the launcher ends, no outcome of its own). Stopping, the row stays ``grading`` for the
+    next start to grade again, whatever the outcome table holds of the earlier submission;
+    not stopping, it is a grader error."""
+    row, _ = ledger.enqueue(bind, A, "s", T.format(5), at=T.format(5))
+    assert ledger.claim(bind, row.id, at=T.format(6))
+    service = services.Service.__new__(services.Service)  # only what _finish reads: the ledger and the stop
+    service.bind, service.stopping = bind, threading.Event()
+    if stopping:
+        service.stopping.set()
+    service._finish(ledger.rows(bind, A, "s")[0], outcomes.Outcome(A, "s", "graded", submitted_at=T.format(1)))
+    assert ledger.rows(bind, A, "s")[0].state == state
