@@ -222,6 +222,9 @@ def serve(sock, workers=None, make_engine=None):
             except kit_course.NbgraderError as error:
                 send(sock, {"refused": f"the template gradebook could not be made: {error}"})
                 continue
+            except Exception as error:  # noqa: BLE001 - a request that breaks the checks ends no service
+                send(sock, {"refused": f"a request that could not be checked: {type(error).__name__}: {error}"})
+                continue
             for own, result, attempts in engine.run(shared, jobs):
                 send(sock, {"result": [own["student"], result, attempts]})
             send(sock, {"done": True})

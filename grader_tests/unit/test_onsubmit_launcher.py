@@ -127,6 +127,11 @@ def test_jobs_and_results_cross_as_data_and_only_checked_jobs_are_graded(request
     forged = dict(request_["shared"], assignment="../x")
     with pytest.raises(launcher.Refused, match="not a plain name"):
         list(remote.run(forged, request_["jobs"]))
+    clashing = dict(request_["shared"], course={**request_["shared"]["course"], "source/x": (0o644, b"a"),
+                                                "source/x/y": (0o644, b"b")}, timeout=float("inf"))
+    with pytest.raises(launcher.Refused, match="could not be checked"):
+        list(remote.run(clashing, request_["jobs"]))
+    assert len(list(remote.run(request_["shared"], request_["jobs"]))) == 2  # still serving
     service_end.close()
     server.join(10)
     assert not server.is_alive()
