@@ -34,12 +34,19 @@ import struct
 import tempfile
 from pathlib import Path
 
+from cnnkit import settings
+
 from .. import course as kit_course
 from ..grade import engine as engines, files, job as jobs_, task
 
 LIMIT = 2 * 2**30           # the largest message either side accepts
+MAX_JOBS = 64               # submissions in one request (the service sends one per worker)
+MAX_COURSE_BYTES = 256 * 2**20  # source/, release/ and the secret
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")  # a student id or an assignment name
 COURSE_PARTS = ("source/", "release/")
+# The settings a job may carry: those every grading machine must share (cnnkit.settings), by
+# exact name; job.shared_environment's prefixes filter them again.
+SHARED_SETTINGS = frozenset(s.name for s in settings.SETTINGS if s.shared)
 SECRET = ".cnnkit-secret"
 
 
@@ -63,10 +70,10 @@ def _encode(value):
 
 def _decode(value):
     if isinstance(value, dict):
-        if set(value) == {"__b64__"}:
+        if set(value) == {"__b64__"} and isinstance(value["__b64__"], str):
             return base64.b64decode(value["__b64__"], validate=True)
-        if set(value) == {"__failure__"}:
-            return engines.Failure(*value["__failure__"])
+        if set(value) == {"__failure__"} and isinstance(value["__failure__"], list):
+            return engines.Failure(*map(str, value["__failure__"][:2]))
         return {k: _decode(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_decode(v) for v in value]
@@ -111,11 +118,12 @@ def _name(value, what):
     return value
 
 
-def _files(packed, what, keep=None):
-    """Checked ``{relative path: (mode, bytes)}``: relative, no '..', no special bits."""
+def _files(packed, what, keep=None, limit=files.MAX_BYTES):
+    """Checked ``{relative path: (mode, bytes)}``: relative, no '..', no special bits, at most
+    ``limit`` bytes in all."""
     if not isinstance(packed, dict):
         raise Refused(f"{what} is not a folder's files")
-    checked = {}
+    checked, total = {}, 0
     for relative, entry in packed.items():
         parts = relative.split("/")
         if relative.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in relative:
@@ -125,6 +133,9 @@ def _files(packed, what, keep=None):
         mode, content = entry
         if not isinstance(mode, int) or not isinstance(content, bytes):
             raise Refused(f"{what}: {relative!r} is not (mode, bytes)")
+        total += len(content)
+        if total > limit:
+            raise Refused(f"{what} holds more than {limit} bytes")
         checked[relative] = (mode & 0o755, content)
     return checked
 
@@ -145,12 +156,15 @@ def checked_request(request):
     try:
         shared, jobs = request["shared"], request["jobs"]
         assignment = _name(shared["assignment"], "the assignment")
-        course = _files(shared["course"], "the course",
+        course = _files(shared["course"], "the course", limit=MAX_COURSE_BYTES,
                         keep=lambda name: name.startswith(COURSE_PARTS) or name == SECRET)
+        if not isinstance(jobs, list) or len(jobs) > MAX_JOBS:
+            raise Refused(f"a request holds at most {MAX_JOBS} submissions")
         course.update(_kit_code())
         due = _timestamp(request.get("duedate"), "the due date")
         safe = {"assignment": assignment, "course": course,
-                "env": {k: v for k, v in jobs_.shared_environment(shared["env"]).items() if isinstance(v, str)},
+                "env": {k: v for k, v in jobs_.shared_environment(shared["env"]).items()
+                        if k in SHARED_SETTINGS and isinstance(v, str)},
                 "threads": min(max(int(shared["threads"]), 1), os.cpu_count() or 1),
                 "kit_digest": task.kit_digest(),
                 "timeout": min(max(int(shared["timeout"]), 1), task.DEFAULT_TIMEOUT)}
@@ -205,11 +219,14 @@ def serve(sock, workers=None, make_engine=None):
         while True:
             try:
                 request = receive(sock)
-            except (Refused, ValueError) as error:
-                send(sock, {"refused": str(error)})
+            except Exception as error:  # noqa: BLE001 - bytes no JSON reader takes: end, refusing
+                send(sock, {"refused": f"an unreadable message: {type(error).__name__}"})
                 return
             if request is None:
                 return
+            if not isinstance(request, dict):
+                send(sock, {"refused": "a request is a JSON object"})
+                continue
             engine = engine or make_engine()
             if request.get("kind") == "hello":
                 send(sock, {"workers": engine.workers(), "mode": f"{engine.mode}, as root, through the launcher"})

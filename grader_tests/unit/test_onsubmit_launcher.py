@@ -7,6 +7,7 @@ import json
 import os
 import pwd
 import socket
+import struct
 import tempfile
 import threading
 
@@ -31,7 +32,8 @@ def request_(tmp_path_factory):
     shared, jobs = jobs_.make_jobs(directory, ASSIGNMENT, found, f"sqlite:///{directory}/gradebook.db")
     shared["course"]["nbgrader_config.py"] = (0o644, FORGED_CONFIG)
     shared["course"]["cnnkit_grader/judge/rules.py"] = (0o644, b"def judge(*a): return 'full marks'\n")
-    shared["env"].update(CNNKIT_BUDGET="smoke", PYTHONPATH="/tmp/evil", LD_PRELOAD="/tmp/evil.so")
+    shared["env"].update(CNNKIT_BUDGET="smoke", PYTHONPATH="/tmp/evil", LD_PRELOAD="/tmp/evil.so",
+                         CNNKIT_PROBE_TIMEOUT="99999", NBGRADER_COURSE_IDX="x")  # a machine's own; no setting
     shared["threads"], shared["timeout"] = 10**6, 10**9
     jobs[0]["submission"]["tool.sh"] = (0o4755, b"#!/bin/sh\n")
     return {"kind": "run", "shared": shared, "jobs": jobs, "duedate": "2026-12-01T12:00:00"}
@@ -50,7 +52,8 @@ def test_root_grades_with_the_kits_config_and_grader_and_its_own_gradebook(reque
                                                                  ".cnnkit-secret"}
     assert shared["kit_digest"] == task.kit_digest()
     assert shared["gradebook"] != request_["shared"]["gradebook"] and shared["gradebook"].startswith(b"SQLite format 3")
-    assert shared["env"]["CNNKIT_BUDGET"] == "smoke" and not {"PYTHONPATH", "LD_PRELOAD"} & set(shared["env"])
+    assert shared["env"]["CNNKIT_BUDGET"] == "smoke"
+    assert not {"PYTHONPATH", "LD_PRELOAD", "CNNKIT_PROBE_TIMEOUT", "NBGRADER_COURSE_IDX"} & set(shared["env"])
     assert shared["threads"] <= (os.cpu_count() or 1) and shared["timeout"] == task.DEFAULT_TIMEOUT
     assert [job["student"] for job in jobs] == ["alice"]
     assert jobs[0]["submission"]["tool.sh"][0] == 0o755  # no set-uid bit
@@ -132,9 +135,13 @@ def test_jobs_and_results_cross_as_data_and_only_checked_jobs_are_graded(request
     with pytest.raises(launcher.Refused, match="could not be checked"):
         list(remote.run(clashing, request_["jobs"]))
     assert len(list(remote.run(request_["shared"], request_["jobs"]))) == 2  # still serving
-    service_end.close()
+    for junk in ([1, 2], {"kind": "run", "shared": {"__b64__": 5}}, {"kind": "run", "jobs": [{"__failure__": 3}]}):
+        launcher.send(service_end, junk)
+        assert "refused" in launcher.receive(service_end)
+    service_end.sendall(struct.pack("!Q", 200_001) + b"[" * 200_001)  # deeper than any JSON reader goes
+    assert "unreadable" in launcher.receive(service_end)["refused"]
     server.join(10)
-    assert not server.is_alive()
+    assert not server.is_alive()  # it ended, refusing, rather than crashing
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the split drops root")
