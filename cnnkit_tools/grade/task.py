@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -153,6 +154,13 @@ def _sweep_leftovers():
     import shutil
     for folder in Path(tempfile.gettempdir()).glob("cnnkit-task-*-*"):
         pid = folder.name.split("-")[2]
+        try:
+            info = folder.lstat()
+        except FileNotFoundError:
+            continue
+        # Only this account's own folders: /tmp is everyone's, and another account may make one of these names.
+        if not (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()):
+            continue
         if pid.isdigit() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -110,3 +110,19 @@ def test_the_pool_admits_only_the_batch_credentials(pool):
             with Client(target, security=security, timeout="3s") as intruder:
                 intruder.run_on_scheduler(os.getuid)
     assert pool.client.run_on_scheduler(os.getuid) == os.getuid()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes a folder owned by another account")
+def test_the_leftover_sweep_removes_only_this_accounts_own_folders(tmp_path, monkeypatch):
+    """A worker removes the private courses of killed tasks (a pid that no longer runs), and
+    never a folder another account made under the same name in the shared temporary folder."""
+    import pwd
+
+    monkeypatch.setattr(task.tempfile, "gettempdir", lambda: str(tmp_path))
+    nobody = pwd.getpwnam("nobody").pw_uid
+    ours, theirs = tmp_path / "cnnkit-task-999999999-a", tmp_path / "cnnkit-task-999999999-b"
+    for folder in (ours, theirs):
+        (folder / "course").mkdir(parents=True)
+    os.chown(theirs, nobody, nobody)
+    task._sweep_leftovers()
+    assert not ours.exists() and (theirs / "course").is_dir()
