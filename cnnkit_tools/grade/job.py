@@ -10,6 +10,7 @@ the course, so a worker's private gradebook defines the assignment exactly as th
 does, without the worker ever opening the real one.
 """
 
+import datetime
 import os
 import tempfile
 from dataclasses import dataclass
@@ -54,34 +55,25 @@ def find_submissions(course_dir, assignment, students=None):
 
 def course_part(course_dir, assignment, db_url):
     """What every task gets of the course, as data: the files of ``course.copy_course`` (the
-    config and source/), the assignment's release/ folder, and SQLite bytes of a gradebook
-    that holds only the assignment's definition.
+    config and source/), the assignment's release/ folder, SQLite bytes of a gradebook that
+    holds only the assignment's definition, and the real gradebook's due date (ISO 8601, or
+    None) that this template carries, so late penalties come out the same.
 
-    The gradebook is made by ``nbgrader generate_assignment`` in a scratch copy of the course,
-    with the real gradebook's due date carried over so late penalties come out the same. The
-    course's own release/ is kept when it has one (it is what students got, and the grader
+    The course's own release/ is kept when it has one (it is what students got, and the grader
     compares submissions with it)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course_dir = Path(course_dir)
     _course_secret(course_dir)
+    with Gradebook(db_url) as real:
+        try:
+            duedate = real.find_assignment(assignment).duedate
+        except MissingEntry:
+            duedate = None
+    duedate = duedate.isoformat() if duedate is not None else None
     with tempfile.TemporaryDirectory(prefix="cnnkit-template-") as scratch:
         scratch = kit_course.copy_course(Path(scratch) / "course", root=course_dir)
-        database = scratch / "gradebook.db"
-        url = f"sqlite:///{database}"
-        log = kit_course.nbgrader(scratch, "generate_assignment", assignment, "--force",
-                                  NBGRADER_DB_URL=url, PYTHONPATH=_pythonpath()).stdout
-        if task.CONFIG_FAILED in log:
-            raise RuntimeError(f"nbgrader could not load {course_dir}/nbgrader_config.py:\n"
-                               + task._tail(log, after=task.CONFIG_FAILED))
-        with Gradebook(db_url) as real:
-            try:
-                duedate = real.find_assignment(assignment).duedate
-            except MissingEntry:
-                duedate = None
-        if duedate is not None:
-            with Gradebook(url) as template:
-                template.update_or_create_assignment(assignment, duedate=duedate)
+        gradebook = template_gradebook(scratch, assignment, duedate)
         packed = files.pack(scratch, ignore=COURSE_IGNORE)
         del packed["gradebook.db"]
         released = course_dir / "release" / assignment
@@ -90,7 +82,26 @@ def course_part(course_dir, assignment, db_url):
                       if not name.startswith(f"release/{assignment}/")}
             packed.update({f"release/{assignment}/{name}": value
                            for name, value in files.pack(released, ignore=COURSE_IGNORE).items()})
-        return packed, database.read_bytes()
+        return packed, gradebook, duedate
+
+
+def template_gradebook(folder, assignment, duedate):
+    """SQLite bytes of a gradebook that holds only the assignment's definition: ``nbgrader
+    generate_assignment`` in ``folder`` (a scratch course: its config, source/; release/ is
+    written there), then the due date (ISO 8601, or None). ``folder/gradebook.db`` is made."""
+    from nbgrader.api import Gradebook
+
+    database = Path(folder) / "gradebook.db"
+    url = f"sqlite:///{database}"
+    log = kit_course.nbgrader(folder, "generate_assignment", assignment, "--force",
+                              NBGRADER_DB_URL=url, PYTHONPATH=_pythonpath()).stdout
+    if task.CONFIG_FAILED in log:
+        raise RuntimeError(f"nbgrader could not load {folder}/nbgrader_config.py:\n"
+                           + task._tail(log, after=task.CONFIG_FAILED))
+    if duedate is not None:
+        with Gradebook(url) as template:
+            template.update_or_create_assignment(assignment, duedate=datetime.datetime.fromisoformat(duedate))
+    return database.read_bytes()
 
 
 def _course_secret(course_dir):
@@ -122,8 +133,8 @@ def make_jobs(course_dir, assignment, submissions, db_url, threads=1, timeout=No
 
     A submission's files that nbgrader would not copy anyway (its ignore list and the kit's
     model files: models must come from the grading run) stay behind."""
-    course, gradebook = course_part(course_dir, assignment, db_url)
-    shared = {"assignment": assignment, "course": course, "gradebook": gradebook,
+    course, gradebook, duedate = course_part(course_dir, assignment, db_url)
+    shared = {"assignment": assignment, "course": course, "gradebook": gradebook, "duedate": duedate,
               "env": shared_environment(), "threads": threads,
               # the grader's code comes from the worker's kit unless the course folder carries it
               "kit_digest": None if any(n.startswith(task.GRADER_PACKAGE + "/") for n in course)

@@ -161,7 +161,7 @@ def checked_request(request):
         if not isinstance(jobs, list) or len(jobs) > MAX_JOBS:
             raise Refused(f"a request holds at most {MAX_JOBS} submissions")
         course.update(_kit_code())
-        due = _timestamp(request.get("duedate"), "the due date")
+        due = _timestamp(shared.get("duedate"), "the due date")
         safe = {"assignment": assignment, "course": course,
                 "env": {k: v for k, v in jobs_.shared_environment(shared["env"]).items()
                         if k in SHARED_SETTINGS and isinstance(v, str)},
@@ -175,9 +175,9 @@ def checked_request(request):
                     "submitted_at": _timestamp(job.get("submitted_at"), "the submission time")}
             item["submission"] = _files(job["submission"], f"{student}'s submission")
             own.append(item)
+    except Refused:
+        raise
     except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, Refused):
-            raise
         raise Refused(f"a malformed request: {type(error).__name__}: {error}") from None
     safe["gradebook"] = template_gradebook(course, assignment, due)  # last: it takes seconds
     return safe, own
@@ -190,28 +190,17 @@ def _kit_code():
 
 
 def template_gradebook(course, assignment, duedate):
-    """SQLite bytes of a gradebook holding only the assignment's definition, made here by
-    ``nbgrader generate_assignment`` from the checked course files and the kit's config."""
-    from nbgrader.api import Gradebook
-
+    """The template gradebook, made here from the checked course files and the kit's config
+    (``job.template_gradebook``), never taken from the request."""
     with tempfile.TemporaryDirectory(prefix="cnnkit-template-") as scratch:
-        folder = files.unpack(course, Path(scratch) / "course")
-        database = folder / "gradebook.db"
-        url = f"sqlite:///{database}"
-        kit_course.nbgrader(folder, "generate_assignment", assignment, "--force",
-                            f"--CourseDirectory.release_directory={Path(scratch) / 'release'}",
-                            NBGRADER_DB_URL=url, PYTHONPATH=jobs_._pythonpath())
-        if duedate is not None:
-            with Gradebook(url) as gradebook:
-                gradebook.update_or_create_assignment(assignment, duedate=datetime.datetime.fromisoformat(duedate))
-        return database.read_bytes()
+        return jobs_.template_gradebook(files.unpack(course, Path(scratch) / "course"), assignment, duedate)
 
 
 def serve(sock, workers=None, make_engine=None):
     """Grade what arrives on ``sock`` until the other side closes it.
 
     Requests: ``{"kind": "hello"}`` (the pool's size and mode) and ``{"kind": "run", "shared",
-    "jobs", "duedate"}``, answered with one ``{"result": [student, result, attempts]}`` per job
+    "jobs"}`` (as ``job.make_jobs`` makes them), answered with one ``{"result": [student, result, attempts]}`` per job
     as it finishes, then ``{"done": true}``, or ``{"refused": why}``."""
     make_engine = make_engine or (lambda: engines.Engine(workers=workers))
     engine = None
@@ -287,7 +276,7 @@ class Remote:
             raise ValueError("the launcher grades with the kit's task only")
         by_student = {job["student"]: job for job in jobs}
         try:
-            send(self.sock, {"kind": "run", "shared": shared, "jobs": jobs, "duedate": _duedate(shared)})
+            send(self.sock, {"kind": "run", "shared": shared, "jobs": jobs})
         except OSError:  # a broken pipe: the launcher has ended
             self._raise(None)
         done = False
@@ -310,21 +299,6 @@ class Remote:
 
     def close(self):
         pass  # the launcher's pool lives as long as the service; it ends when this process does
-
-
-def _duedate(shared):
-    """The due date the client's template gradebook holds (the real gradebook's), as text."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with tempfile.TemporaryDirectory(prefix="cnnkit-duedate-") as scratch:
-        database = Path(scratch) / "gradebook.db"
-        database.write_bytes(shared["gradebook"])
-        with Gradebook(f"sqlite:///{database}") as gradebook:
-            try:
-                due = gradebook.find_assignment(shared["assignment"]).duedate
-            except MissingEntry:
-                due = None
-        return due.isoformat() if due else None
 
 
 def split(owner):

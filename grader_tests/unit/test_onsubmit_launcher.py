@@ -36,7 +36,8 @@ def request_(tmp_path_factory):
                          CNNKIT_PROBE_TIMEOUT="99999", NBGRADER_COURSE_IDX="x")  # a machine's own; no setting
     shared["threads"], shared["timeout"] = 10**6, 10**9
     jobs[0]["submission"]["tool.sh"] = (0o4755, b"#!/bin/sh\n")
-    return {"kind": "run", "shared": shared, "jobs": jobs, "duedate": "2026-12-01T12:00:00"}
+    shared["duedate"] = "2026-12-01T12:00:00"
+    return {"kind": "run", "shared": shared, "jobs": jobs}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def test_a_name_that_leaves_its_folder_or_a_forged_field_is_refused(request_, wh
     elif where == "course file":
         forged["shared"]["course"][value] = [0o644, b"x"]
     elif where == "duedate":
-        forged["duedate"] = value
+        forged["shared"]["duedate"] = value
     else:
         forged["jobs"][0]["submitted_at"] = value
     with pytest.raises(launcher.Refused):
