@@ -39,7 +39,7 @@ from tornado.escape import xhtml_escape as esc
 
 from cnnkit import settings
 
-from . import board, launcher, ledger
+from . import board, launcher, ledger, rootonly
 from .policy import Policy
 
 REFRESH_SECONDS = 5
@@ -291,8 +291,12 @@ def main(argv=None):
     if args.owner and args.grade and not args.scheduler:
         if os.geteuid() != 0:
             parser.error("--owner needs root: the launcher grades in the sandbox's slots")
+        problems = rootonly.unsafe_code()
+        if problems:
+            parser.error(rootonly.refusal(problems))
         args.launcher, child = launcher.split(args.owner)
         if child:  # root: grade what the service sends, nothing else, until it ends
+            rootonly.drop_foreign_config()  # the service keeps the hub's config; root uses the kit's
             return launch(args.launcher, child, args.workers)
     elif args.owner:
         parser.error("--owner is for the local pool: with --scheduler or --no-grade, start the service "
