@@ -23,6 +23,10 @@ class Setting:
     shared: bool          # every machine that grades must agree on it
     readers: tuple        # the modules that read it
     what: str
+    # A grading job carries it to the worker (``cnnkit_tools.grade.job.shared_environment``),
+    # so a worker on another machine, or the hub's root launcher, grades by the client's rule.
+    # Only settings that decide a grade and name no path of one machine travel.
+    travels: bool = False
 
 
 SETTINGS = (
@@ -32,7 +36,7 @@ SETTINGS = (
             "the folder holding cifar-10-batches-py/, or that folder itself"),
     Setting("CNNKIT_BUDGET", "student; grading under nbgrader", True,
             ("cnnkit.budget", "cnnkit_grader.boundary.sandbox", "cnnkit_tools.report.collect", "hub.settings"),
-            "the training budget by name: student, grading or smoke"),
+            "the training budget by name: student, grading or smoke", travels=True),
     Setting("NBGRADER_EXECUTION", "set by nbgrader", False, ("cnnkit.budget",),
             "nbgrader sets it while it runs a notebook; the budget is then grading"),
     # ---- nbgrader: the course's config and the kit's commands
@@ -41,15 +45,15 @@ SETTINGS = (
              "cnnkit_tools.course", "hub.settings"),
             "the gradebook (SQLite or PostgreSQL), resolved once by `cnnkit.settings.gradebook_url`"),
     Setting("NBGRADER_COURSE_ID", "cnn-compile-train", True, ("nbgrader_config.py", "hub.coursefolder"),
-            "the course id"),
+            "the course id", travels=True),
     Setting("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange", True,
             ("nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py"),
             "nbgrader's shared exchange folder"),
     Setting("CNNKIT_NGSHARE_URL", "", True, ("cnnkit_grader.plugins.exchange",),
-            "ngshare's API URL: nbgrader's exchange is then ngshare, with the kit's collect"),
+            "ngshare's API URL: nbgrader's exchange is then ngshare, with the kit's collect", travels=True),
     Setting("CNNKIT_CELL_TIMEOUT", "600", True,
             ("nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py"),
-            "seconds one cell may run when nbgrader executes a notebook"),
+            "seconds one cell may run when nbgrader executes a notebook", travels=True),
     # ---- the sandbox and the grading run
     Setting("CNNKIT_SANDBOX", "on", True, ("cnnkit_grader.boundary.sandbox", "kit"),
             "off runs students' code unsandboxed (the grader then says so in every notebook)"),
@@ -109,6 +113,7 @@ SETTINGS = (
             "the headless Chromium the page tests render with"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
+TRAVELLING = frozenset(setting.name for setting in SETTINGS if setting.travels)
 
 
 def gradebook_url(course_dir, environ=os.environ):
@@ -126,10 +131,13 @@ def markdown():
              "Every setting the kit reads from the environment. Generated from `cnnkit/settings.py`",
              "(`python -m cnnkit.settings --write`); do not edit by hand. *Shared*: every machine that",
              "grades (a cluster's workers, the hub's servers and formgrader) must see the same value.", "",
-             "| name | default | shared | read by | what |", "| --- | --- | --- | --- | --- |"]
+             "*Sent with a job*: a grading job carries the client's value to the worker that grades it",
+             "(a cluster's worker, the hub's root launcher); the rest each machine keeps.", "",
+             "| name | default | shared | sent with a job | read by | what |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for s in SETTINGS:
         lines.append(f"| `{s.name}` | {s.default or '(unset)'} | {'yes' if s.shared else 'no'} | "
-                     f"{', '.join(f'`{r}`' for r in s.readers)} | {s.what} |")
+                     f"{'yes' if s.travels else 'no'} | {', '.join(f'`{r}`' for r in s.readers)} | {s.what} |")
     return "\n".join(lines) + "\n"
 
 

@@ -16,16 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnkit import settings
+
 from .. import course as kit_course
 from . import files, task
 
-# Course settings that decide a grade travel with the job, so a worker on another machine
-# grades by the same rules as the client (the budget, the cell timeout, ...). What only
-# describes a machine stays there.
-# (Whether and as whom to sandbox is each machine's; so are the threads per submission and
-# ./kit grade's own settings.)
-MACHINE_LOCAL = ("CNNKIT_SANDBOX", "CNNKIT_THREADS", "CNNKIT_GRADE_")
-SHARED_PREFIXES = ("CNNKIT_", "NBGRADER_COURSE_ID")
 COURSE_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "*.keras", "*.h5")
 
 
@@ -91,8 +86,7 @@ def template_gradebook(folder, assignment, duedate):
     written there), then the due date (ISO 8601, or None). ``folder/gradebook.db`` is made."""
     from nbgrader.api import Gradebook
 
-    database = Path(folder) / "gradebook.db"
-    url = f"sqlite:///{database}"
+    url = settings.gradebook_url(folder, environ={})  # folder/gradebook.db
     log = kit_course.nbgrader(folder, "generate_assignment", assignment, "--force",
                               NBGRADER_DB_URL=url, PYTHONPATH=_pythonpath()).stdout
     if task.CONFIG_FAILED in log:
@@ -101,7 +95,7 @@ def template_gradebook(folder, assignment, duedate):
     if duedate is not None:
         with Gradebook(url) as template:
             template.update_or_create_assignment(assignment, duedate=datetime.datetime.fromisoformat(duedate))
-    return database.read_bytes()
+    return (Path(folder) / "gradebook.db").read_bytes()
 
 
 def _course_secret(course_dir):
@@ -121,8 +115,10 @@ def _pythonpath():
 
 
 def shared_environment(environ=os.environ):
-    return {name: value for name, value in environ.items()
-            if name.startswith(SHARED_PREFIXES) and not name.startswith(MACHINE_LOCAL)}
+    """The settings a job carries, so a worker on another machine grades by the client's rules
+    (the budget, the cell timeout): the settings table's ``travels`` column, by exact name.
+    What describes one machine (whether and as whom to sandbox, threads, paths) stays there."""
+    return {name: value for name, value in environ.items() if name in settings.TRAVELLING}
 
 
 SUBMISSION_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback", "*.keras", "*.h5")

@@ -19,8 +19,8 @@ or a pickle. The parent trusts nothing in a request that would run as root:
   keeps only ``source/``, ``release/`` and the course's secret;
 - it makes the template gradebook itself, with nbgrader, from those files; only the due
   date comes from the request, as a timestamp. The request's SQLite bytes are dropped;
-- the environment keeps only the course settings every grading machine shares
-  (``job.shared_environment``); threads and the time limit are clamped;
+- the environment keeps only the settings a job carries, by exact name (the settings table's
+  ``travels`` column, ``job.shared_environment``); threads and the time limit are clamped;
 - student ids, the assignment and every file name are checked: nothing may leave its folder.
 """
 
@@ -34,8 +34,6 @@ import struct
 import tempfile
 from pathlib import Path
 
-from cnnkit import settings
-
 from .. import course as kit_course
 from ..grade import engine as engines, files, job as jobs_, task
 
@@ -44,9 +42,6 @@ MAX_JOBS = 64               # submissions in one request (the service sends one 
 MAX_COURSE_BYTES = 256 * 2**20  # source/, release/ and the secret
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")  # a student id or an assignment name
 COURSE_PARTS = ("source/", "release/")
-# The settings a job may carry: those every grading machine must share (cnnkit.settings), by
-# exact name; job.shared_environment's prefixes filter them again.
-SHARED_SETTINGS = frozenset(s.name for s in settings.SETTINGS if s.shared)
 SECRET = ".cnnkit-secret"
 
 
@@ -163,8 +158,7 @@ def checked_request(request):
         course.update(_kit_code())
         due = _timestamp(shared.get("duedate"), "the due date")
         safe = {"assignment": assignment, "course": course,
-                "env": {k: v for k, v in jobs_.shared_environment(shared["env"]).items()
-                        if k in SHARED_SETTINGS and isinstance(v, str)},
+                "env": {k: v for k, v in jobs_.shared_environment(shared["env"]).items() if isinstance(v, str)},
                 "threads": min(max(int(shared["threads"]), 1), os.cpu_count() or 1),
                 "kit_digest": task.kit_digest(),
                 "timeout": min(max(int(shared["timeout"]), 1), task.DEFAULT_TIMEOUT)}
