@@ -12,7 +12,8 @@ from cnnkit import settings  # every setting, one table: docs/settings.md
 
 c = get_config()  # noqa: F821 - nbgrader defines get_config when it loads this file
 HERE = Path(__file__).resolve().parent
-# The grader (cnnkit_grader/) lives in this course folder, not in the package students install.
+# The grader (cnnkit_grader/: rules, no solutions) comes from this course folder first, so the
+# course's copy, not an older installed one, grades it.
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 

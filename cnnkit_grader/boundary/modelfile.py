@@ -5,7 +5,7 @@ config names every class Keras would instantiate while loading. This module read
 without importing Keras, and accepts only built-in layers, optimizers, losses, metrics,
 initializers and activations: no ``Lambda`` layer, no custom or registered object, no
 function from another module. Only a file that passes is ever loaded, and then only in the
-sandbox with ``safe_mode=True`` (``evaluate``).
+sandbox with ``safe_mode=True`` (``cnnkit_grader.inside.measure``).
 """
 
 import json

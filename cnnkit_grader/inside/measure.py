@@ -1,6 +1,6 @@
 """Sandbox side, no student code: load checked ``.keras`` files safely and measure them.
 
-Run by ``score`` as ``python -m cnnkit_grader.inside.measure FOLDER`` in the sandbox, with no
+Run by ``boundary.measurement.Evaluator`` as ``python -m cnnkit_grader.inside.measure FOLDER`` in the sandbox, with no
 network, a memory and time limit, and read-only access to FOLDER only. FOLDER holds the model
 files (already accepted by ``modelfile``'s allowlist), ``request.json`` and ``inputs.npz``:
 the validation images with their labels, and the held-out images *without* their labels,

@@ -3,8 +3,8 @@ r"""No active content reaches an instructor's or a student's browser.
 nbgrader's formgrader and feedback render the autograded notebook as HTML on the formgrader's
 origin, where the instructor is logged in. A ``<script>``, an ``onerror=`` attribute, a
 ``javascript:`` link or a JavaScript output from a student's notebook would run there. This
-is nbconvert's own ``SanitizeHTML`` preprocessor (bleach), switched on, run last, with these
-choices of ours:
+is nbconvert's own ``SanitizeHTML`` preprocessor (bleach), switched on, run after ``ScoreOutside`` (what follows it writes only
+grades and metadata), with these choices of ours:
 
 - an output that has a plain-text version (a pandas table, any rich repr) keeps only that, so
   no HTML of the student's is rendered where text will do; output metadata keeps only numeric

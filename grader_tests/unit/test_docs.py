@@ -15,6 +15,17 @@ def test_every_attack_the_suite_grades_is_in_the_docs_table():
     assert not missing, f"docs/grading.md lacks rows for {missing}"
 
 
+def test_the_layer_map_names_every_module_of_the_grader():
+    """docs/grading.md's table of cnnkit_grader's layers lists each layer's modules, all of them."""
+    text = (ROOT / "docs" / "grading.md").read_text()
+    for layer in ("plugins", "boundary", "judge", "inside"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| `cnnkit_grader/{layer}/` |"))
+        named = set(re.findall(r"`(\w+)`", row.split("|")[3]))
+        modules = {p.stem for p in (ROOT / "cnnkit_grader" / layer).glob("*.py") if p.stem != "__init__"}
+        assert modules <= named, f"docs/grading.md's row for cnnkit_grader/{layer}/ lacks {sorted(modules - named)}"
+        assert named <= modules, f"docs/grading.md's row for cnnkit_grader/{layer}/ names {sorted(named - modules)}, which are gone"
+
+
 def test_every_local_link_in_the_readme_and_docs_resolves():
     for page in PAGES:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
