@@ -46,8 +46,7 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Models and caches that a run of the notebook leaves behind are not part of an assignment.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-                            "*.keras", "*.h5"]
+c.CourseDirectory.ignore = list(settings.COPY_IGNORE)
 
 # ---- Grading that student code cannot fool (cnnkit_grader/; docs/grading.md).
 # Untrusted code (the student's notebook) runs only in the sandbox; trusted code judges every

@@ -112,6 +112,11 @@ SETTINGS = (
             ("grader_tests/pipeline/test_hostile_outputs.py", "grader_tests/pipeline/test_report_demo.py"),
             "the headless Chromium the page tests render with"),
 )
+# Not a setting but a rule every copy of an assignment shares: what nbgrader's
+# CourseDirectory.ignore skips (nbgrader_config.py) and what ./kit grade never packs into a job:
+# checkpoints, caches, feedback and model files (models must come from the grading run).
+COPY_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.keras", "*.h5")
+
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 TRAVELLING = frozenset(setting.name for setting in SETTINGS if setting.travels)
 

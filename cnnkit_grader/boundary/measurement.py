@@ -22,8 +22,6 @@ from cnnkit_grader.boundary import files, modelfile, sandbox
 from cnnkit_grader.inside import names
 from cnnkit_grader.judge.evidence import Model
 
-MEMORY = 4 * 2**30
-
 
 @functools.lru_cache(maxsize=1)
 def heldout_set():
@@ -126,7 +124,7 @@ class Evaluator:
         env = None
         if sandbox.enabled():
             argv = sandbox.command(argv, self.slot, readonly=[self.folder], with_data=False, with_inside=True,
-                                   memory=MEMORY)
+                                   memory=sandbox.HELPER_MEMORY)
         else:
             env = dict(os.environ, PYTHONPATH=str(sandbox.INSIDE.parent.parent))
         self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

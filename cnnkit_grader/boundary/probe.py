@@ -18,7 +18,6 @@ from cnnkit_grader.judge import tasks
 
 ANSWER_LIMITS = files.Limits(files=20, file_bytes=50 * 2**20, total_bytes=120 * 2**20)
 OUT_BYTES = 256 * 2**20
-MEMORY = 4 * 2**30
 
 
 def request(nb, inputs, isolated=None):
@@ -64,7 +63,7 @@ class ProbeRun:
         env = None
         if sandbox.enabled():
             argv = sandbox.command(argv, self.slot, writable=[self.out_dir], readonly=[self.request_dir],
-                                   cwd=self.out_dir, memory=MEMORY, with_data=False, with_inside=True,
+                                   cwd=self.out_dir, memory=sandbox.HELPER_MEMORY, with_data=False, with_inside=True,
                                    env={"TF_NUM_INTRAOP_THREADS": 1, "TF_NUM_INTEROP_THREADS": 1,
                                         "OMP_NUM_THREADS": 1})
         else:

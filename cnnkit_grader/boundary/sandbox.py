@@ -53,6 +53,7 @@ DEFAULT_USERS = tuple(f"nbgrader-sandbox-{i}" for i in range(1, 9))
 LOCK_DIR = Path("/run/cnnkit-sandbox")
 DATA_MOUNT = "/data"            # where the training batches appear inside; no host path leaks
 MEMORY_LIMIT = 6 * 2**30        # address space per process; TensorFlow maps ~3 GiB it never touches
+HELPER_MEMORY = 4 * 2**30       # the same for the grader's probe and measurement: no training there
 FILE_SIZE_LIMIT = 2**30         # largest file a sandboxed process may write
 PROCESS_LIMIT = 512             # per slot user: stops a fork bomb, leaves TensorFlow its threads
 TMP_BYTES = 512 * 2**20         # the private /tmp

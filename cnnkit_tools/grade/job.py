@@ -21,8 +21,6 @@ from cnnkit import settings
 from .. import course as kit_course
 from . import files, task
 
-COURSE_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "*.keras", "*.h5")
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -69,14 +67,14 @@ def course_part(course_dir, assignment, db_url):
     with tempfile.TemporaryDirectory(prefix="cnnkit-template-") as scratch:
         scratch = kit_course.copy_course(Path(scratch) / "course", root=course_dir)
         gradebook = template_gradebook(scratch, assignment, duedate)
-        packed = files.pack(scratch, ignore=COURSE_IGNORE)
+        packed = files.pack(scratch, ignore=settings.COPY_IGNORE)
         del packed["gradebook.db"]
         released = course_dir / "release" / assignment
         if released.is_dir():
             packed = {name: value for name, value in packed.items()
                       if not name.startswith(f"release/{assignment}/")}
             packed.update({f"release/{assignment}/{name}": value
-                           for name, value in files.pack(released, ignore=COURSE_IGNORE).items()})
+                           for name, value in files.pack(released, ignore=settings.COPY_IGNORE).items()})
         return packed, gradebook, duedate
 
 
@@ -121,9 +119,6 @@ def shared_environment(environ=os.environ):
     return {name: value for name, value in environ.items() if name in settings.TRAVELLING}
 
 
-SUBMISSION_IGNORE = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback", "*.keras", "*.h5")
-
-
 def make_jobs(course_dir, assignment, submissions, db_url, threads=1, timeout=None):
     """What every task shares (made once, sent with each task), and one job per submission.
 
@@ -141,7 +136,7 @@ def make_jobs(course_dir, assignment, submissions, db_url, threads=1, timeout=No
         job = {"student": submission.student, "key": f"grade-{assignment}-{submission.student}",
                "submitted_at": submission.submitted_at}
         try:
-            job["submission"] = files.pack(submission.folder, ignore=SUBMISSION_IGNORE)
+            job["submission"] = files.pack(submission.folder, ignore=settings.COPY_IGNORE)
         except files.TooLarge as error:
             job["refused"] = str(error)
         jobs.append(job)
