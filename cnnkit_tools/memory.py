@@ -4,6 +4,8 @@ import threading
 
 import psutil
 
+from cnnkit_grader.judge.tasks import grade_id
+
 
 class Sampler:
     """Calls ``sample()`` every ``interval`` seconds in a thread while the ``with`` block runs."""
@@ -110,8 +112,8 @@ def per_cell(nb, workdir, env=None, timeout=900, **options):
                 if cell.cell_type != "code":
                     continue
                 client.execute_cell(cell, index)
-                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") or cell.source.splitlines()[0][:40]
-                rows.append((index, grade_id, *rss.take()))
+                label = grade_id(cell) or cell.source.splitlines()[0][:40]
+                rows.append((index, label, *rss.take()))
     return rows
 
 

@@ -34,6 +34,7 @@ from nbgrader.converters import Autograde
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 
 from cnnkit_grader.boundary import files
+from cnnkit_grader.judge.tasks import grade_id as _grade_id
 
 MAX_NOTEBOOK = 50 * 2**20  # the solved notebook, plots included, is about 200 kB
 
@@ -181,7 +182,7 @@ class RestoreCells(OverwriteCells):
     """nbgrader's OverwriteCells, which an edited or cut-down notebook cannot crash."""
 
     def preprocess_cell(self, cell, resources, index):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = _grade_id(cell)
         if grade_id is not None:
             self._restore_flags(cell, grade_id)
         return super().preprocess_cell(cell, resources, index)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from cnnkit_grader.judge.tasks import grade_id
+
 from ..submissions import Change, Edit, apply
 
 SAVE = frozenset({"test_save_form", "test_save_best"})
@@ -538,7 +540,7 @@ def by_name(name):
 
 def _tampered(reference):
     nb = nbformat.from_dict(reference)
-    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    by_id = {grade_id(c): c for c in nb.cells}
     nb.cells.remove(by_id["test_compile_loss"])                               # deleted
     by_id["test_build_structure"].source = "pass  # nothing to see"            # edited
     position = nb.cells.index(by_id["test_dropout_form"])
@@ -552,7 +554,7 @@ def _tampered(reference):
 
 def _relative_escape(release):
     nb = nbformat.from_dict(release)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "build_model")
+    cell = next(c for c in nb.cells if grade_id(c) == "build_model")
     cell.source = _RELATIVE_ESCAPE + "\n" + cell.source
     return nb
 
@@ -566,7 +568,7 @@ def build(attack, reference, release, context):
     if attack.name == "relative_escape":
         return nbformat.writes(_relative_escape(release))
     if attack.name == "hostile_outputs":
-        cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in reference["cells"]}
+        cells = {grade_id(c): c for c in nbformat.from_dict(reference).cells}
         edits = (Edit("dropout", None, _HOSTILE_OUTPUTS + cells["dropout"]["source"] + "\n" + _READ_HIDDEN),
                  Edit("answer_training_curve", None, MARKDOWN_LINKS))
         return nbformat.writes(apply(reference, Change(attack.name, "attack", edits)))

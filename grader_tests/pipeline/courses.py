@@ -9,6 +9,7 @@ import os
 import socket
 from pathlib import Path
 
+from cnnkit_grader.judge.tasks import grade_id
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import attacks, mutations, variants
 
@@ -34,7 +35,7 @@ def touched_release():
     untouched release, so the grader runs it in full (kernel, probe, measurement) rather than
     scoring it without running anything (cnnkit_grader/boundary/untouched.py)."""
     release = submissions.read(RELEASE)
-    answer = next(c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "updates_per_epoch")
+    answer = next(c for c in release.cells if grade_id(c) == "updates_per_epoch")
     answer.source = answer.source.replace("raise NotImplementedError()", "raise NotImplementedError( )")
     return release
 

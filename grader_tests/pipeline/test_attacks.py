@@ -99,7 +99,7 @@ def test_no_active_content_reaches_the_instructor_or_the_student(attacked):
     assert active_content(HTMLExporter().from_notebook_node(nb)[0]) == []   # as the formgrader renders it
     kinds = {key for cell in nb.cells for out in cell.get("outputs", []) for key in out.get("data", {})}
     assert not kinds & {"application/javascript", "image/svg+xml", "text/html", "text/markdown"}
-    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_training_curve")
+    answer = next(c for c in nb.cells if tasks.grade_id(c) == "answer_training_curve")
     assert "<script>" not in answer.source and "&lt;script&gt;" in answer.source
 
 

@@ -51,7 +51,7 @@ def test_untouched_release_runs_nothing_and_says_so(untouched_course):
     assert {v["rule"] for v in verdicts(untouched_course, "untouched").values()} == {"any.untouched"}
     assert {v["message"] for v in verdicts(untouched_course, "untouched").values()} == {message}
     nb = submissions.read(course.autograded_notebook(untouched_course, "untouched"))
-    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in CELLS]
+    tests = [c for c in nb.cells if tasks.grade_id(c) in CELLS]
     assert all(c.outputs[-1].output_type == "error" and c.outputs[-1].evalue == message for c in tests)
     phases = [p["phase"] for p in nb.metadata["cnnkit"]["phases"]]
     assert phases == ["untouched release: nothing run", "judge", "write grades"]
@@ -142,7 +142,7 @@ def test_reference_grading_record_matches_its_golden(smoke_course, golden):
 def test_untrained_model_feedback_names_the_fix(smoke_course):
     autograded = submissions.read(course.autograded_notebook(smoke_course, "untrained"))
     cell = next(c for c in autograded.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == "test_heldout_accuracy")
+                if tasks.grade_id(c) == "test_heldout_accuracy")
     error = next(out for out in cell.outputs if out.output_type == "error")
     assert "never trained" in error.evalue and "train(model_dropout" in error.evalue
 

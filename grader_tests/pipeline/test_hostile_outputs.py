@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnkit_grader.judge.tasks import grade_id
 from cnnkit_tools import course, submissions
 from cnnkit_tools.lab import attacks
 
@@ -97,7 +98,7 @@ def test_it_scores_what_honest_work_earns(graded):
 
 def test_a_malformed_output_is_a_note_in_its_own_cell(graded):
     nb = autograded(graded, ATTACK.name)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dropout")
+    cell = next(c for c in nb.cells if grade_id(c) == "dropout")
     text = json.dumps(cell.outputs)
     assert "not a well-formed notebook output" in text and "after the malformed output" in text
 
@@ -106,7 +107,7 @@ def test_updates_of_a_display_are_capped(graded):
     notebook = course.autograded_notebook(graded, ATTACK.name)
     assert notebook.stat().st_size < 2_000_000
     nb = autograded(graded, ATTACK.name)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "dropout")
+    cell = next(c for c in nb.cells if grade_id(c) == "dropout")
     assert len(json.dumps(cell.outputs)) < 110_000
     assert "output cut" in json.dumps(cell.outputs)
 

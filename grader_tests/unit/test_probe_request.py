@@ -23,7 +23,7 @@ def _request(isolated):
 
 def test_part_e_runs_the_setup_cell_and_its_own_cell_only():
     nb, request = _request("train")
-    train = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "train")
+    train = next(c.source for c in nb.cells if tasks.grade_id(c) == "train")
     assert [cell["source"] for cell in request["cells"]] == [train]
     assert request["answers"] == ["train"] and request["updates_cell"] == ""
     assert request["answers_file"] == "answers-train.json"

@@ -14,6 +14,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import OverwriteCells
 
 from cnnkit_grader.boundary.intake import RestoreCells
+from cnnkit_grader.judge.tasks import grade_id
 from cnnkit_tools import course, submissions
 
 
@@ -28,7 +29,7 @@ def world(tmp_path_factory):
 
 
 def ids(nb):
-    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    return [grade_id(c) for c in nb.cells]
 
 
 def graded(nb):
@@ -45,7 +46,7 @@ def flag_switched_off(reference):
 
 def answer_and_test_cut(reference):
     nb = copy.deepcopy(reference)
-    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+    nb.cells = [c for c in nb.cells if grade_id(c)
                 not in ("build_model", "test_build_form", "test_build_structure")]
     return nb
 

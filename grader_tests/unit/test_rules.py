@@ -75,7 +75,7 @@ def test_the_table_names_every_graded_cell_of_the_source_once():
     assert sorted(graded) == sorted(tasks.TASKS)
     answers = {task.answer for task in tasks.TASKS.values()}
     assert answers == set(tasks.PROBE_ANSWERS) | set(tasks.KERNEL_ANSWERS)
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells}
+    ids = {tasks.grade_id(c) for c in source.cells}
     assert {tasks.SETUP_CELL, tasks.DATA_CELL, tasks.UPDATES_CELL, *tasks.FUNCTION_CELLS} <= ids
 
 
