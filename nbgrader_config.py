@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-c.CourseDirectory.course_id = os.environ.get("NBGRADER_COURSE_ID", "cnn-compile-train")
+c.CourseDirectory.course_id = os.environ.get("NBGRADER_COURSE_ID") or settings.default("NBGRADER_COURSE_ID")
 c.CourseDirectory.root = str(HERE)
 
 # The gradebook: SQLite beside this file by default. For PostgreSQL, set e.g.
@@ -32,7 +32,7 @@ c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchan
 
 # nbgrader's default of 30 s per cell would kill training. The largest training cell takes
 # about 40 s under the grading budget and about a minute under the student budget.
-c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", 600))
+c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT") or settings.default("CNNKIT_CELL_TIMEOUT"))
 c.Execute.interrupt_on_timeout = True
 
 # Keep a submission that prints in a loop from bloating the autograded notebook and feedback.

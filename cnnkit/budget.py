@@ -2,7 +2,8 @@
 
 Students get the ``student`` budget. nbgrader sets ``NBGRADER_EXECUTION`` while it runs a
 notebook (``autograde`` or ``validate``), and grading then uses the smaller ``grading``
-budget so one submission grades in about a minute on 2 CPU cores. ``CNNKIT_BUDGET`` names a
+budget so one complete submission grades in under two minutes on 2 CPU cores
+(``./kit bench``; docs/speed.md has the figures). ``CNNKIT_BUDGET`` names a
 budget explicitly; the kit's own tests use ``smoke`` for speed.
 
 The held-out accuracy a model must reach belongs to the grader, not to this package:

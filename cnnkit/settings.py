@@ -63,12 +63,12 @@ SETTINGS = (
             "optional lets grading run without a control group per slot (logged)"),
     Setting("CNNKIT_THREADS", "", False, ("cnnkit_grader.boundary.sandbox", "cnnkit_tools.grade.job"),
             "TensorFlow's threads per submission (unset: TensorFlow decides)"),
-    Setting("CNNKIT_NOTEBOOK_TIMEOUT", "", False, ("cnnkit_grader.plugins.execute",),
-            "seconds a whole notebook may run (unset: the grader's default)"),
-    Setting("CNNKIT_PROBE_TIMEOUT", "", False, ("cnnkit_grader.plugins.execute",),
-            "seconds the grader's probe may run (unset: the grader's default)"),
+    Setting("CNNKIT_NOTEBOOK_TIMEOUT", "1200", False, ("cnnkit_grader.plugins.execute",),
+            "seconds a whole notebook may run"),
+    Setting("CNNKIT_PROBE_TIMEOUT", "300", False, ("cnnkit_grader.plugins.execute",),
+            "seconds the grader's probe may run"),
     # ---- ./kit grade: a class, on a local pool or a Dask cluster
-    Setting("CNNKIT_GRADE_TIMEOUT", "", False, ("cnnkit_tools.grade.job", "hub.settings"),
+    Setting("CNNKIT_GRADE_TIMEOUT", "14400", False, ("cnnkit_tools.grade.job", "cnnkit_tools.grade.task", "hub.settings"),
             "seconds one submission's grading task may take"),
     Setting("CNNKIT_GRADE_PORTS", "", False, ("cnnkit_tools.grade.engine", "hub.settings"),
             "a port range (A-B) for the local pool"),
@@ -119,6 +119,12 @@ COPY_IGNORE = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.kera
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 TRAVELLING = frozenset(setting.name for setting in SETTINGS if setting.travels)
+
+
+def default(name):
+    """A setting's default as the table gives it: the one place code takes a default from, so
+    the documented value is the value used."""
+    return BY_NAME[name].default
 
 
 def gradebook_url(course_dir, environ=os.environ):

@@ -35,6 +35,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, default
 
+from cnnkit import settings
 from cnnkit_grader.boundary import files, fresh, handover, measurement, preflight, sandbox, untouched, workspace
 from cnnkit_grader.boundary.kernel import MAX_MESSAGE_MB, SandboxedKernelManager
 from cnnkit_grader.boundary.outputs import CappedOutputs, error_output
@@ -78,18 +79,19 @@ class GuardedExecute(CappedOutputs, Execute):
     cell_output_bytes = Integer(100_000, help="Output kept per cell, in bytes.").tag(config=True)
     notebook_output_bytes = Integer(1_000_000, help="Output kept per notebook, in bytes.").tag(config=True)
     handover_timeout = Integer(120, help="Seconds the kernel gets to hand over a cell's answers.").tag(config=True)
-    notebook_timeout = Integer(help="Seconds the whole notebook may run ($CNNKIT_NOTEBOOK_TIMEOUT, 1200)."
-                               ).tag(config=True)
-    probe_timeout = Integer(help="Seconds the probe may take ($CNNKIT_PROBE_TIMEOUT, 300).").tag(config=True)
+    notebook_timeout = Integer(help="Seconds the whole notebook may run ($CNNKIT_NOTEBOOK_TIMEOUT; "
+                                    "default in cnnkit/settings.py).").tag(config=True)
+    probe_timeout = Integer(help="Seconds the probe may take ($CNNKIT_PROBE_TIMEOUT; default in "
+                                 "cnnkit/settings.py).").tag(config=True)
     measure_timeout = Integer(600, help="Seconds the sandboxed measurement of all models may take.").tag(config=True)
 
     @default("notebook_timeout")
     def _notebook_timeout_default(self):
-        return _env_int("CNNKIT_NOTEBOOK_TIMEOUT", 1200)
+        return _env_int("CNNKIT_NOTEBOOK_TIMEOUT", settings.default("CNNKIT_NOTEBOOK_TIMEOUT"))
 
     @default("probe_timeout")
     def _probe_timeout_default(self):
-        return _env_int("CNNKIT_PROBE_TIMEOUT", 300)
+        return _env_int("CNNKIT_PROBE_TIMEOUT", settings.default("CNNKIT_PROBE_TIMEOUT"))
 
     def __init__(self, **kwargs):
         if sandbox.enabled():

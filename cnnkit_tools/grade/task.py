@@ -38,7 +38,7 @@ GRADER_PACKAGE = "cnnkit_grader"
 # nbgrader logs a broken nbgrader_config.py and carries on with its defaults: it would grade
 # with stock nbgrader instead of the kit's pipeline. That is a grader error, never a grade.
 CONFIG_FAILED = "Exception while loading config file"
-DEFAULT_TIMEOUT = 4 * 3600
+DEFAULT_TIMEOUT = int(settings.default("CNNKIT_GRADE_TIMEOUT"))  # 4 hours
 
 
 def kit_digest(root=KIT_ROOT):

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import nbformat
 
+from cnnkit import settings
+
 from .. import course, submissions
 from . import ledger
 
-COURSE_ID = "cnn-compile-train"   # nbgrader_config.py's CourseDirectory.course_id
+COURSE_ID = settings.default("NBGRADER_COURSE_ID")   # nbgrader_config.py's CourseDirectory.course_id
 
 
 class Exchange:

@@ -58,3 +58,22 @@ def test_the_gradebook_is_found_in_one_place(tmp_path):
              if "/ 'gradebook.db'}" in p.read_text() and p != ROOT / "cnnkit" / "settings.py"
              and "grader_tests" not in p.parts]
     assert built == [], built
+
+
+def test_the_defaults_the_grader_uses_are_the_tables(monkeypatch):
+    """The documented default is the value used: each timeout and the course id, with the
+    environment unset, comes from the table and nowhere else."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from cnnkit_grader.plugins.execute import GuardedExecute
+    from cnnkit_tools.grade import task
+
+    for name in ("CNNKIT_NOTEBOOK_TIMEOUT", "CNNKIT_PROBE_TIMEOUT", "CNNKIT_CELL_TIMEOUT", "NBGRADER_COURSE_ID"):
+        monkeypatch.delenv(name, raising=False)
+    execute = GuardedExecute.__new__(GuardedExecute)
+    assert execute._notebook_timeout_default() == int(settings.default("CNNKIT_NOTEBOOK_TIMEOUT")) == 1200
+    assert execute._probe_timeout_default() == int(settings.default("CNNKIT_PROBE_TIMEOUT")) == 300
+    assert task.DEFAULT_TIMEOUT == int(settings.default("CNNKIT_GRADE_TIMEOUT")) == 4 * 3600
+    config = PyFileConfigLoader("nbgrader_config.py", str(ROOT)).load_config()
+    assert config.Execute.timeout == int(settings.default("CNNKIT_CELL_TIMEOUT")) == 600
+    assert config.CourseDirectory.course_id == settings.default("NBGRADER_COURSE_ID")
