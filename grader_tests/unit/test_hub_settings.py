@@ -55,3 +55,27 @@ def test_the_grader_sees_the_course_data_budget_and_exchange_the_students_server
     assert {k: v for k, v in grader.items() if k in hub.course_env} == hub.course_env
     plain = coursefolder.grader_environment(settings.Settings(root=str(tmp_path)))
     assert not {"CIFAR10_DIR", "CNNKIT_BUDGET", "CNNKIT_NGSHARE_URL"} & set(plain)
+
+
+def test_the_hub_takes_cifar10_dir_in_either_form_cnnkit_data_does(tmp_path, monkeypatch):
+    """CIFAR10_DIR may name cifar-10-batches-py itself or the folder holding it. Where the
+    course's account cannot read it (a clone under /root), ./kit hub start copies the batches
+    into the hub's root, readable by all; before, the batches folder itself made it crash."""
+    import stat
+
+    from hub import coursefolder
+
+    holder = tmp_path / "private"
+    batches = holder / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    for name in ("data_batch_1", "test_batch", "batches.meta"):
+        (batches / name).write_bytes(name.encode())
+    holder.chmod(0o700)
+    monkeypatch.setattr(coursefolder, "readable_by", lambda user, path: False)  # the course's account cannot
+    for given in (holder, batches):
+        root = tmp_path / f"hub-{given.name}"
+        root.mkdir()
+        used = Path(coursefolder.ensure_data(settings.Settings(root=str(root), cifar10_dir=str(given))))
+        assert used == root / "data"
+        assert (used / "cifar-10-batches-py" / "test_batch").read_bytes() == b"test_batch"
+        assert all(stat.S_IMODE(p.stat().st_mode) in (0o755, 0o644) for p in [used, *used.rglob("*")])
