@@ -36,7 +36,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, default
 
 from cnnkit import settings
-from cnnkit_grader.boundary import files, fresh, handover, measurement, preflight, sandbox, untouched, workspace
+from cnnkit_grader.boundary import fresh, handover, measurement, preflight, sandbox, untouched, workspace
 from cnnkit_grader.boundary.kernel import MAX_MESSAGE_MB, SandboxedKernelManager
 from cnnkit_grader.boundary.outputs import CappedOutputs, error_output
 from cnnkit_grader.boundary.probe import ProbeRun
@@ -118,7 +118,7 @@ class GuardedExecute(CappedOutputs, Execute):
         self.reset_caps()
         self._handed = {}             # answer -> True once the kernel handed it over for good
         self._last_handover = None    # no answer cell ran since this answer was handed over
-        self._answers = record.answers = files.process_folder("cnnkit-answers-", self.log)
+        self._answers = record.make_answers(self.log)
         self._parts = part_of_cells(nb)
         self._setup = set(preflight.setup_cells(nb))  # the instructor's cells before any student code
         notes = record.notes

@@ -7,7 +7,7 @@ the held-out threshold are resolved here, once per grading, and written into the
 notebook's metadata, where ``./kit grade``, the report and the feedback read them back.
 
 The record also owns the answers folder it names: ``discard_answers`` removes it once the
-verdicts are written, so the folder is made and deleted by one owner.
+verdicts are written, and ``make_answers`` makes it: one owner makes and deletes it.
 """
 
 import shutil
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from cnnkit import budget as budgets
 
-from cnnkit_grader.boundary import sandbox
+from cnnkit_grader.boundary import files, sandbox
 from cnnkit_grader.boundary.phases import Phases
 from cnnkit_grader.judge import thresholds
 
@@ -59,6 +59,11 @@ class GradingRecord:
         """What the autograded notebook's ``metadata["cnnkit"]`` records of this grading."""
         return {"outcome": self.outcome, "fault": self.fault, "not_run": list(self.not_run), "notes": list(self.notes),
                 "sandbox": self.sandbox, "budget": self.budget.name, "threshold": self.threshold}
+
+    def make_answers(self, log=None):
+        """The private folder the kernel's hand-over and the probe put answers and model files in."""
+        self.answers = files.process_folder("cnnkit-answers-", log)
+        return self.answers
 
     def discard_answers(self):
         if self.answers:
