@@ -77,7 +77,7 @@ def test_every_setting_the_docs_name_is_in_the_settings_table():
     from cnnkit import settings
 
     known = {s.name for s in settings.SETTINGS}
-    wrong = sorted({f"{page}: {name}" for page, name in _named(r"\b(CNNKIT_[A-Z0-9_]*[A-Z0-9])\b") if name not in known})
+    wrong = sorted({f"{page}: {name}" for page, name in _named(r"\b((?:CNNKIT|NBGRADER|CIFAR10)_[A-Z0-9_]*[A-Z0-9])\b") if name not in known})
     assert not wrong, wrong
 
 
