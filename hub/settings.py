@@ -10,6 +10,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cnnkit import settings as kit_settings
+
 KIT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = KIT / "hub" / "jupyterhub_config.py"
 JUPYTER_CONFIG = KIT / "hub" / "jupyter"  # copied to Settings.jupyter_config at start
@@ -31,19 +33,20 @@ def _words(value):
 @dataclass(frozen=True)
 class Settings:
     root: str                        # hub state: database, cookie secret, logs, passwords, exchange
-    port: int = 18000                # the proxy's public port; the hub's own ports follow it
-    domain: str = "localhost"        # users get <name>.<domain>; "" turns subdomains off
-    course_id: str = "cnn-compile-train"
-    instructors: tuple = ("instructor",)
-    students: tuple = ("student1", "student2")
-    home_base: str = "/home"         # each account's home is home_base/<name>
+    # Defaults are the settings table's (cnnkit/settings.py, docs/settings.md).
+    port: int = int(kit_settings.default("CNNKIT_HUB_PORT"))  # the proxy's public port; the hub's own ports follow it
+    domain: str = kit_settings.default("CNNKIT_HUB_DOMAIN")   # users get <name>.<domain>; "" turns subdomains off
+    course_id: str = kit_settings.default("CNNKIT_HUB_COURSE")
+    instructors: tuple = _words(kit_settings.default("CNNKIT_HUB_INSTRUCTORS"))
+    students: tuple = _words(kit_settings.default("CNNKIT_HUB_STUDENTS"))
+    home_base: str = kit_settings.default("CNNKIT_HUB_HOMES")  # each account's home is home_base/<name>
     cifar10_dir: str = ""            # CIFAR-10 on disk, for students' kernels and the grader
     budget: str = ""                 # CNNKIT_BUDGET for every server ("" = each context's own)
-    python_bin: str = "/opt/cnnkit-hub/venv/bin"  # the course's Python: hub/install.sh makes it
+    python_bin: str = kit_settings.default("CNNKIT_HUB_ENV") + "/bin"  # the course's Python: hub/install.sh makes it
     grader_env: dict = field(default_factory=dict)
-    exchange_kind: str = "folder"    # "folder": nbgrader's shared folder; "ngshare": the ngshare service
+    exchange_kind: str = kit_settings.default("CNNKIT_HUB_EXCHANGE")  # "folder": nbgrader's shared folder; "ngshare": the ngshare service
     autograde: bool = True           # the on-submit autograding service (docs/onsubmit.md)
-    autograde_interval: float = 10.0  # seconds between its passes (collect, grade, release)
+    autograde_interval: float = float(kit_settings.default("CNNKIT_HUB_AUTOGRADE_INTERVAL"))  # seconds between its passes
 
     # ---- derived names and places
     @property
@@ -203,7 +206,7 @@ class Settings:
         """The hub ``./kit hub start`` runs: CNNKIT_HUB_* variables, else the defaults above."""
         default = cls(root="")
         return cls(
-            root=env.get("CNNKIT_HUB_ROOT", "/srv/cnnkit-hub"),
+            root=env.get("CNNKIT_HUB_ROOT", kit_settings.default("CNNKIT_HUB_ROOT")),
             port=int(env.get("CNNKIT_HUB_PORT", default.port)),
             domain=env.get("CNNKIT_HUB_DOMAIN", default.domain),
             course_id=env.get("CNNKIT_HUB_COURSE", default.course_id),
@@ -213,15 +216,16 @@ class Settings:
             cifar10_dir=env.get("CIFAR10_DIR", ""),
             budget=env.get("CNNKIT_BUDGET", ""),
             grader_env={key: env[key] for key in GRADER_ENV if key in env},
-            python_bin=str(Path(env.get("CNNKIT_HUB_ENV", "/opt/cnnkit-hub/venv")) / "bin"),
+            python_bin=str(Path(env.get("CNNKIT_HUB_ENV", kit_settings.default("CNNKIT_HUB_ENV"))) / "bin"),
             exchange_kind=env.get("CNNKIT_HUB_EXCHANGE", default.exchange_kind),
-            autograde=env.get("CNNKIT_HUB_AUTOGRADE", "on").strip().lower() not in ("off", "0", "no", "false"),
+            autograde=env.get("CNNKIT_HUB_AUTOGRADE", kit_settings.default("CNNKIT_HUB_AUTOGRADE")).strip().lower()
+            not in ("off", "0", "no", "false"),
             autograde_interval=float(env.get("CNNKIT_HUB_AUTOGRADE_INTERVAL", default.autograde_interval)),
         )
 
     @classmethod
     def running(cls, env=os.environ):
         """The settings a started hub saved, for ``stop`` and ``status``."""
-        root = env.get("CNNKIT_HUB_ROOT", "/srv/cnnkit-hub")
+        root = env.get("CNNKIT_HUB_ROOT", kit_settings.default("CNNKIT_HUB_ROOT"))
         saved = Path(root) / "hub.json"
         return cls.load(saved) if saved.exists() else None

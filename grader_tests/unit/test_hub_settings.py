@@ -79,3 +79,18 @@ def test_the_hub_takes_cifar10_dir_in_either_form_cnnkit_data_does(tmp_path, mon
         assert used == root / "data"
         assert (used / "cifar-10-batches-py" / "test_batch").read_bytes() == b"test_batch"
         assert all(stat.S_IMODE(p.stat().st_mode) in (0o755, 0o644) for p in [used, *used.rglob("*")])
+
+
+def test_the_hub_with_nothing_set_uses_the_settings_tables_defaults():
+    """./kit hub start with no CNNKIT_HUB_* set: each value is the table's default (docs/settings.md)."""
+    from cnnkit.settings import default
+
+    hub = settings.Settings.from_environment({})
+    assert (hub.root, str(hub.port), hub.domain, hub.course_id, hub.home_base, hub.exchange_kind) == (
+        default("CNNKIT_HUB_ROOT"), default("CNNKIT_HUB_PORT"), default("CNNKIT_HUB_DOMAIN"),
+        default("CNNKIT_HUB_COURSE"), default("CNNKIT_HUB_HOMES"), default("CNNKIT_HUB_EXCHANGE"))
+    assert " ".join(hub.instructors) == default("CNNKIT_HUB_INSTRUCTORS")
+    assert " ".join(hub.students) == default("CNNKIT_HUB_STUDENTS")
+    assert hub.python_bin == default("CNNKIT_HUB_ENV") + "/bin"
+    assert hub.autograde_interval == float(default("CNNKIT_HUB_AUTOGRADE_INTERVAL")) and hub.autograde
+    assert hub == settings.Settings(root=default("CNNKIT_HUB_ROOT"))
