@@ -150,11 +150,20 @@ def _ngshare(settings, path, **fields):
 
 
 def _enrol_in_ngshare(settings):
-    """The course in ngshare, taught by the course's service (where instructors' nbgrader runs),
-    with every student enrolled: ngshare keeps its own rosters, not JupyterHub's groups."""
+    """The course in ngshare, taught by the course's service (where instructors' nbgrader runs)
+    and the on-submit service, with every student enrolled: ngshare keeps its own rosters, not
+    JupyterHub's groups."""
     made = _ngshare(settings, f"course/{settings.course_id}", instructors=json.dumps([settings.course_id]))
     if not made.get("success") and made.get("message") != "Course already exists":
         raise HubError(f"ngshare did not make the course {settings.course_id}: {made}")
+    if settings.autograde:
+        # The on-submit service collects and releases feedback as itself: ngshare answers
+        # "Permission denied" to anyone not teaching the course. (Also on a restart, when the
+        # course exists already.)
+        taught = _ngshare(settings, f"instructor/{settings.course_id}/{settings.autograde_service}",
+                          first_name=settings.autograde_service, last_name="", email="")
+        if not taught.get("success"):
+            raise HubError(f"ngshare did not make {settings.autograde_service} an instructor: {taught}")
     for student in settings.students:
         added = _ngshare(settings, f"student/{settings.course_id}/{student}",
                          first_name=student, last_name="", email="")

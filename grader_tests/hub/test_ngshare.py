@@ -7,11 +7,15 @@ so nbgrader's exchange is ngshare for students and the formgrader alike. The ins
 releases and collects through the formgrader's API; the students fetch and submit through
 their own servers. One student then posts a submission straight to ngshare, as a script
 would, with names nbgrader's submit never sends: ngshare refuses a path that climbs, and
-the kit's collect leaves out what nbgrader's settings exclude.
+the kit's collect leaves out what nbgrader's settings exclude. The hub's on-submit service
+runs too, its collect and its feedback going through ngshare: the honest student's submission
+(the untouched release) is graded and its feedback fetched through ngshare, with its score.
 """
 
 import base64
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -25,11 +29,15 @@ pytestmark = [pytest.mark.hub, pytest.mark.incremental]
 
 ASSIGNMENT = submissions.ASSIGNMENT
 PORT = 18070  # this hub takes 18070-18074 and 18080-18082
+# The on-submit service: a 2 s pass, no cool-down, and its local pool apart from other tests'.
+POLICY = {"CNNKIT_ONSUBMIT_COOLDOWN_MINUTES": "0", "CNNKIT_GRADE_PORTS": "18250-18269"}
+WAIT_SECONDS = 600
 
 
 @pytest.fixture(scope="module")
 def ngshare_hub(artifacts):
-    with course_hub(artifacts, "ngshare-hub", port=PORT, course_id="cnnkit-ngshare", exchange_kind="ngshare", autograde=False,
+    with course_hub(artifacts, "ngshare-hub", port=PORT, course_id="cnnkit-ngshare", exchange_kind="ngshare", autograde_interval=2.0,
+                    grader_env=POLICY,
                     instructors=("ngshare-teacher",), students=("ngshare-student1", "ngshare-student2")) as running:
         yield running
 
@@ -107,11 +115,17 @@ def test_a_submission_posted_straight_to_ngshare_is_collected_only_as_far_as_the
          encoded("__pycache__/x.pyc", b"x")])}))
     assert posted["success"]
 
+    # The on-submit service collects (collect --update) every 2 s; the instructor's collect may
+    # come first or find it done. Either way the course's collect is the kit's.
     collected = ok(teacher.formgrader("POST", f"assignment/{ASSIGNMENT}/collect"))
     for student in students:
-        assert f"Collecting submission: {student.name} {ASSIGNMENT}" in collected["log"]
+        assert re.search(f"(Collecting submission|Submission already exists[^\\n]*): {student.name} {ASSIGNMENT}",
+                         collected["log"]), collected["log"]
     honest = settings.course_dir / "submitted" / students[0].name / ASSIGNMENT
     forged = settings.course_dir / "submitted" / forger.name / ASSIGNMENT
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and b"forged" not in _read(forged / notebook):
+        time.sleep(1)   # the service's next pass takes the newer, forged submission
     assert sorted(p.name for p in honest.iterdir()) == [notebook, "timestamp.txt"]
     assert "# YOUR CODE HERE" in (honest / notebook).read_text()
     # the kit's collect applied nbgrader's ignore list ("*.keras", "__pycache__") to the names
@@ -119,3 +133,32 @@ def test_a_submission_posted_straight_to_ngshare_is_collected_only_as_far_as_the
     assert sorted(str(p.relative_to(forged)) for p in forged.rglob("*")) == [notebook, "timestamp.txt"]
     assert json.loads((forged / notebook).read_text()) == {"forged": True}
     assert not list(settings.course_dir.parent.rglob("escaped.txt"))
+
+
+def _read(path):
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def test_the_on_submit_service_grades_through_ngshare_and_releases_feedback_there(cast):
+    """The untouched release the honest student submitted is graded by the hub's service (0:
+    nothing answered) and its feedback released through ngshare, where the student's own
+    server fetches it, as JupyterLab's Assignments tab does."""
+    settings, teacher, students = cast
+    honest = students[0]
+    deadline, found = time.monotonic() + WAIT_SECONDS, None
+    while time.monotonic() < deadline and found is None:
+        after = ok(honest.server("POST", "assignments/fetch_feedback", data=course_args(settings)))["value"]
+        for assignment in after:
+            for submission in assignment.get("submissions", []):
+                if assignment["assignment_id"] == ASSIGNMENT and submission.get("has_local_feedback"):
+                    html = honest.server("GET", f"api/contents/{submission['local_feedback_path']}/{ASSIGNMENT}.html"
+                                         ).json()["content"]
+                    found = re.search(r"Score: ([\d.]+) / ([\d.]+)", html)
+        time.sleep(2)
+    assert found, f"no feedback reached {honest.name} through ngshare in {WAIT_SECONDS} s"
+    assert (float(found.group(1)), float(found.group(2))) == (0.0, 31.0)  # 27 autograded, 4 written
+    # the feedback went through ngshare too: nothing in nbgrader's shared folder
+    assert not (settings.exchange / settings.course_id).exists()
