@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from cnnkit.budget import BUDGETS
+from cnnkit_grader.judge.tasks import grade_id
 from cnnkit_grader.judge.thresholds import heldout_threshold
 
 from . import course, fitbench, submissions
@@ -49,7 +50,7 @@ def grade(workdir, student, nb):
 
 
 def dropout_fit_in_grading(graded_nb):
-    cell = next(c for c in graded_nb.cells if submissions.grade_id(c) == "dropout")
+    cell = next(c for c in graded_nb.cells if grade_id(c) == "dropout")
     return fitbench.fit_seconds("".join(o.get("text", "") for o in cell.outputs))
 
 

@@ -9,6 +9,7 @@ from cnnkit_tools import course, submissions
 
 from courses import RELEASE, ROOT, SOURCE
 
+
 def comparable(nb):
     return [(cell.cell_type, cell.source, cell.metadata.get("nbgrader")) for cell in nb.cells]
 
