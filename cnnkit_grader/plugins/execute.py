@@ -12,7 +12,8 @@ Registered in ``nbgrader_config.py`` in place of nbgrader's ``Execute``. For one
   a clean process, beside the notebook;
 - runs the notebook in the sandboxed kernel, cell by cell, within a per-cell timeout and a
   budget for the whole notebook; a kernel death, a cell that will not stop, or a spent budget
-  marks that cell and the graded cells after it "not run", and keeps everything before;
+  marks that cell and the graded cells after it "not run", and keeps everything before (the
+  fault policy and its messages: ``faults``);
 - caps each cell's and the notebook's output as it arrives, and keeps a malformed output out
   of its cell (``outputs``);
 - after the graded cells whose answers live in the kernel (the trained models), has the
@@ -37,25 +38,14 @@ from traitlets import Integer, default
 
 from cnnkit import settings
 from cnnkit_grader.boundary import fresh, handover, measurement, preflight, sandbox, untouched, workspace
-from cnnkit_grader.boundary.kernel import MAX_MESSAGE_MB, SandboxedKernelManager
-from cnnkit_grader.boundary.outputs import CappedOutputs, error_output
+from cnnkit_grader.boundary.faults import Faults
+from cnnkit_grader.boundary.kernel import SandboxedKernelManager
+from cnnkit_grader.boundary.outputs import CappedOutputs
 from cnnkit_grader.boundary.probe import ProbeRun
 from cnnkit_grader.judge import tasks
 from cnnkit_grader.plugins.record import GradingRecord
 
 PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
-# What stopped a notebook, as each later graded cell says it ("Not run: ...") and the record keeps it.
-FAULTS = {
-    "notebook_budget": "the notebook ran past its time budget of {budget} s, so later cells were not run",
-    "cell_timeout": "an earlier cell ran past the time limit and would not stop",
-    "output_lost": ("an earlier cell's output stopped reaching the grader (an output message larger than "
-                    f"{MAX_MESSAGE_MB} MB), so the kernel was stopped"),
-    "kernel_died": ("the kernel died in code cell {cell} (os._exit, a crash, or running out of memory), "
-                    "so later cells could not run"),
-    "kernel_silent": "the kernel stopped answering after a test cell",
-}
-
-
 class GraderError(RuntimeError):
     """The grader itself is misconfigured; nbgrader records the submission as failed."""
 
@@ -114,7 +104,7 @@ class GuardedExecute(CappedOutputs, Execute):
         if untouched.is_untouched(nb, folder, release, self.log):
             return nb, self._untouched(resources, folder, checked)
         self.phases.add("prepare", checked)   # the comparison is part of preparing the full run
-        self._fault, self._not_run = None, []
+        self.faults = Faults(self.notebook_timeout, self.cell_output_bytes)
         self.reset_caps()
         self._handed = {}             # answer -> True once the kernel handed it over for good
         self._last_handover = None    # no answer cell ran since this answer was handed over
@@ -157,7 +147,7 @@ class GuardedExecute(CappedOutputs, Execute):
                 arrays = fresh.training_arrays(inputs)
                 evaluator.measure(paths, measured, measurement.measure_asks(paths), record.budget,
                                   measurement.probe_sets(inputs, arrays), self.measure_timeout)
-        record.models, record.fault, record.not_run = measured, self._fault, self._not_run
+        record.models, record.fault, record.not_run = measured, self.faults.fault, self.faults.not_run
         return nb, resources
 
     def _untouched(self, resources, folder, checked):
@@ -193,26 +183,15 @@ class GuardedExecute(CappedOutputs, Execute):
             self._fill_gaps()
         return cell, resources
 
-    def _set_fault(self, kind, where, **details):
-        """The first thing that stopped the notebook: later graded cells are "not run" with this message."""
-        self._fault = {"kind": kind, "message": FAULTS[kind].format(budget=self.notebook_timeout, **details),
-                       "cell": where}
-
-    def _mark_not_run(self, cell):
-        grade = tasks.graded_id(cell)
-        cell.outputs = [error_output("NotRun", f"Not run: {self._fault['message']}")] if grade else []
-        if grade:
-            self._not_run.append(grade)
-
     def _run_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
         where = tasks.graded_id(cell) or f"cell {index}"
         remaining = self._deadline - time.monotonic()
-        if not self._fault and remaining <= 0:
-            self._set_fault("notebook_budget", where)
-        if self._fault:
-            self._mark_not_run(cell)
+        if not self.faults.fault and remaining <= 0:
+            self.faults.stop("notebook_budget", where)
+        if self.faults.fault:
+            self.faults.skip(cell)
             return cell, resources
         grade = tasks.graded_id(cell)
         if not grade:
@@ -226,41 +205,15 @@ class GuardedExecute(CappedOutputs, Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._set_fault("kernel_died", where, cell=cell.get("execution_count") or index)
-            cell.outputs.append(error_output("KernelDied", "Your kernel died while running this cell "
-                                             "(os._exit, a crash, or running out of memory). Results of "
-                                             "earlier cells are kept; later cells were not run."))
+            self.faults.kernel_died(cell, where, index)
         except CellTimeoutError as error:
             self._stop_kernel()
-            if "IOPub" in str(error) and not self._cell_timed_out:
-                # The cell finished in time and its output did not arrive: a message over the frame
-                # limit (boundary/kernel.py) closed the grader's output channel for good. (A cell
-                # that ran out of time and ignored the interrupt ends in an IOPub timeout too.)
-                self._set_fault("output_lost", where)
-                cell.outputs.append(error_output("OutputTooLarge", (
-                    f"This cell's output stopped reaching the grader: one output message was larger than "
-                    f"{MAX_MESSAGE_MB} MB, more than the grader accepts, so the kernel was stopped. Print "
-                    f"less: a cell keeps {self.cell_output_bytes:,} bytes of output. Results of earlier cells "
-                    "are kept; later cells were not run.")))
-            else:
-                self._set_fault("notebook_budget" if budget_bound else "cell_timeout", where)
-                cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
-                                                 "and ignored the interrupt, so the kernel was stopped. Results "
-                                                 "of earlier cells are kept; later cells were not run."))
+            # A cell that ran out of time and ignored the interrupt ends in an IOPub timeout too.
+            self.faults.timed_out(cell, where, output_lost="IOPub" in str(error) and not self._cell_timed_out,
+                                  budget_bound=budget_bound, seconds=self.timeout)
         finally:
             cell.source = source
-        if any(o.output_type == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
-            cell.outputs = [o for o in cell.outputs if o.get("ename") != "CellTimeoutError"]
-            if budget_bound:
-                self._set_fault("notebook_budget", where)
-                cell.outputs.append(error_output("NotebookBudget", f"The notebook ran past its time budget of "
-                                                 f"{self.notebook_timeout} s during this cell, which was "
-                                                 "interrupted. Later cells were not run."))
-                if grade:
-                    self._not_run.append(grade)
-            else:
-                cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {self.timeout} s "
-                                                 "and was interrupted."))
+        self.faults.interrupted(cell, where, budget_bound=budget_bound, seconds=self.timeout)
         if index in self._setup:
             self._setup_failed(cell, tasks.grade_id(cell) or where, where)
         if grade:
@@ -269,7 +222,7 @@ class GuardedExecute(CappedOutputs, Execute):
                 if output.output_type == "stream" and output.name == "stderr":
                     output.name = "stdout"
             answer = tasks.TASKS[grade].answer if grade in tasks.TASKS else None
-            if not self._fault and answer in tasks.KERNEL_ANSWERS:
+            if not self.faults.fault and answer in tasks.KERNEL_ANSWERS:
                 self._handover(answer)
         return cell, resources
 
@@ -281,9 +234,9 @@ class GuardedExecute(CappedOutputs, Execute):
         """A locked setup cell that failed before any student code ran: the grader's fault, so
         the submission is not graded (nbgrader records it as failed), never charged to the student."""
         errors = [o for o in cell.outputs if o.output_type == "error"]
-        if errors or (self._fault and self._fault["cell"] == where):
-            reason = (f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors
-                      else self._fault["message"])
+        fault = self.faults.fault
+        if errors or (fault and fault["cell"] == where):
+            reason = f"{errors[0].get('ename')}: {errors[0].get('evalue')}" if errors else fault["message"]
             raise GraderError(f"grader error, not the student's: the instructor's locked setup cell {name!r} "
                               f"failed before any of the student's code ran ({reason}). Fix the grading "
                               "environment and grade this submission again.")
@@ -291,7 +244,7 @@ class GuardedExecute(CappedOutputs, Execute):
     def _fill_gaps(self):
         """Ask again for answers no graded cell could give, e.g. one moved above the code it tests."""
         for answer in tasks.KERNEL_ANSWERS:
-            if not self._fault and not self._handed.get(answer) and time.monotonic() < self._deadline:
+            if not self.faults.fault and not self._handed.get(answer) and time.monotonic() < self._deadline:
                 self._last_handover = None
                 self._handover(answer)
 
@@ -323,7 +276,7 @@ class GuardedExecute(CappedOutputs, Execute):
             reply = None
             self.log.warning("handing over %s failed: %s", answer, err)
         if reply is None:
-            self._set_fault("kernel_silent", answer)
+            self.faults.stop("kernel_silent", answer)
             self._stop_kernel()
         else:
             self._handed[answer] = inbox.take(answer)
