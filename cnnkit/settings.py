@@ -27,6 +27,10 @@ class Setting:
     # so a worker on another machine, or the hub's root launcher, grades by the client's rule.
     # Only settings that decide a grade and name no path of one machine travel.
     travels: bool = False
+    # The course hub (``./kit hub start``) passes the value it was started with to its grader
+    # and autograding services (``hub.settings.GRADER_ENV``): a grading setting of the
+    # instructor's. The hub sets the data, budget, course and exchange itself.
+    to_grader: bool = False
 
 
 SETTINGS = (
@@ -43,7 +47,7 @@ SETTINGS = (
     Setting("NBGRADER_DB_URL", "sqlite:///COURSE/gradebook.db", True,
             ("nbgrader_config.py", "cnnkit_tools.grade.batch", "cnnkit_tools.report.gradebook",
              "cnnkit_tools.course", "hub.settings"),
-            "the gradebook (SQLite or PostgreSQL), resolved once by `cnnkit.settings.gradebook_url`"),
+            "the gradebook (SQLite or PostgreSQL), resolved once by `cnnkit.settings.gradebook_url`", to_grader=True),
     Setting("NBGRADER_COURSE_ID", "cnn-compile-train", True, ("nbgrader_config.py", "hub.coursefolder"),
             "the course id", travels=True),
     Setting("NBGRADER_EXCHANGE_ROOT", "/srv/nbgrader/exchange", True,
@@ -52,26 +56,27 @@ SETTINGS = (
     Setting("CNNKIT_NGSHARE_URL", "", True, ("cnnkit_grader.plugins.exchange",),
             "ngshare's API URL: nbgrader's exchange is then ngshare, with the kit's collect", travels=True),
     Setting("CNNKIT_CELL_TIMEOUT", "600", True,
-            ("nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py"),
-            "seconds one cell may run when nbgrader executes a notebook", travels=True),
+            ("nbgrader_config.py", "hub/jupyter/common/nbgrader_config.py", "hub.settings"),
+            "seconds one cell may run when nbgrader executes a notebook", travels=True, to_grader=True),
     # ---- the sandbox and the grading run
-    Setting("CNNKIT_SANDBOX", "on", True, ("cnnkit_grader.boundary.sandbox", "kit"),
-            "off runs students' code unsandboxed (the grader then says so in every notebook)"),
-    Setting("CNNKIT_SANDBOX_USERS", "nbgrader-sandbox-1 ... -8", False, ("cnnkit_grader.boundary.sandbox", "kit"),
-            "the slot accounts, comma-separated (root only)"),
-    Setting("CNNKIT_SANDBOX_CGROUP", "required", False, ("cnnkit_grader.boundary.cgroups",),
-            "optional lets grading run without a control group per slot (logged)"),
-    Setting("CNNKIT_THREADS", "", False, ("cnnkit_grader.boundary.sandbox", "cnnkit_tools.grade.job"),
-            "TensorFlow's threads per submission (unset: TensorFlow decides)"),
-    Setting("CNNKIT_NOTEBOOK_TIMEOUT", "1200", False, ("cnnkit_grader.plugins.execute",),
-            "seconds a whole notebook may run"),
-    Setting("CNNKIT_PROBE_TIMEOUT", "300", False, ("cnnkit_grader.plugins.execute",),
-            "seconds the grader's probe may run"),
+    Setting("CNNKIT_SANDBOX", "on", True, ("cnnkit_grader.boundary.sandbox", "kit", "hub.settings"),
+            "off runs students' code unsandboxed (the grader then says so in every notebook)", to_grader=True),
+    Setting("CNNKIT_SANDBOX_USERS", "nbgrader-sandbox-1 ... -8", False,
+            ("cnnkit_grader.boundary.sandbox", "kit", "hub.settings"),
+            "the slot accounts, comma-separated (root only)", to_grader=True),
+    Setting("CNNKIT_SANDBOX_CGROUP", "required", False, ("cnnkit_grader.boundary.cgroups", "hub.settings"),
+            "optional lets grading run without a control group per slot (logged)", to_grader=True),
+    Setting("CNNKIT_THREADS", "", False, ("cnnkit_grader.boundary.sandbox", "cnnkit_tools.grade.job", "hub.settings"),
+            "TensorFlow's threads per submission (unset: TensorFlow decides)", to_grader=True),
+    Setting("CNNKIT_NOTEBOOK_TIMEOUT", "1200", False, ("cnnkit_grader.plugins.execute", "hub.settings"),
+            "seconds a whole notebook may run", to_grader=True),
+    Setting("CNNKIT_PROBE_TIMEOUT", "300", False, ("cnnkit_grader.plugins.execute", "hub.settings"),
+            "seconds the grader's probe may run", to_grader=True),
     # ---- ./kit grade: a class, on a local pool or a Dask cluster
     Setting("CNNKIT_GRADE_TIMEOUT", "14400", False, ("cnnkit_tools.grade.job", "cnnkit_tools.grade.task", "hub.settings"),
-            "seconds one submission's grading task may take"),
+            "seconds one submission's grading task may take", to_grader=True),
     Setting("CNNKIT_GRADE_PORTS", "", False, ("cnnkit_tools.grade.engine", "hub.settings"),
-            "a port range (A-B) for the local pool"),
+            "a port range (A-B) for the local pool", to_grader=True),
     Setting("CNNKIT_GRADE_MAX_SUBMISSION_BYTES", "209715200", False, ("cnnkit_tools.grade.files",),
             "the largest submission folder ./kit grade sends"),
     Setting("CNNKIT_GRADE_TLS_CA", "", False, ("cnnkit_tools.grade.tls",), "the cluster's CA (PEM)"),
@@ -79,11 +84,12 @@ SETTINGS = (
     Setting("CNNKIT_GRADE_TLS_KEY", "", False, ("cnnkit_tools.grade.tls",), "the client's key"),
     # ---- grading on submit (python -m cnnkit_tools.onsubmit, docs/onsubmit.md)
     Setting("CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY", "3", False, ("cnnkit_tools.onsubmit.policy", "hub.settings"),
-            "graded attempts per student in any 24 hours; 0 for no limit"),
+            "graded attempts per student in any 24 hours; 0 for no limit", to_grader=True),
     Setting("CNNKIT_ONSUBMIT_COOLDOWN_MINUTES", "10", False, ("cnnkit_tools.onsubmit.policy", "hub.settings"),
-            "minutes between a student's graded attempts; 0 for none"),
+            "minutes between a student's graded attempts; 0 for none", to_grader=True),
     Setting("CNNKIT_ONSUBMIT_FEEDBACK_AT", "", False, ("cnnkit_tools.onsubmit.policy", "hub.settings"),
-            "an ISO 8601 time (UTC unless it says) before which graded feedback is held; unset: at once"),
+            "an ISO 8601 time (UTC unless it says) before which graded feedback is held; unset: at once",
+            to_grader=True),
     # ---- the course hub (./kit hub, docs/hub.md)
     Setting("CNNKIT_HUB_ROOT", "/srv/cnnkit-hub", False, ("hub.settings",), "the hub's state"),
     Setting("CNNKIT_HUB_PORT", "18000", False, ("hub.settings",), "the hub's public port"),
@@ -144,11 +150,14 @@ def markdown():
              "grades (a cluster's workers, the hub's servers and formgrader) must see the same value.", "",
              "*Sent with a job*: a grading job carries the client's value to the worker that grades it",
              "(a cluster's worker, the hub's root launcher); the rest each machine keeps.", "",
-             "| name | default | shared | sent with a job | read by | what |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "*Hub to grader*: the course hub (`./kit hub start`) passes the value it was started with",
+             "to its grader and autograding services.", "",
+             "| name | default | shared | sent with a job | hub to grader | read by | what |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for s in SETTINGS:
         lines.append(f"| `{s.name}` | {s.default or '(unset)'} | {'yes' if s.shared else 'no'} | "
-                     f"{'yes' if s.travels else 'no'} | {', '.join(f'`{r}`' for r in s.readers)} | {s.what} |")
+                     f"{'yes' if s.travels else 'no'} | {'yes' if s.to_grader else 'no'} | "
+                     f"{', '.join(f'`{r}`' for r in s.readers)} | {s.what} |")
     return "\n".join(lines) + "\n"
 
 

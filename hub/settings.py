@@ -18,12 +18,10 @@ JUPYTER_CONFIG = KIT / "hub" / "jupyter"  # copied to Settings.jupyter_config at
 PROXY_BIN = KIT / "hub" / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 ASSIGNMENT = "compile_and_train"
 SETTINGS_VAR = "CNNKIT_HUB_SETTINGS"
-# Settings the grader's pipeline reads from its environment (nbgrader_config.py, cnnkit_grader),
-# and the on-submit policy and pool (cnnkit_tools.onsubmit, cnnkit_tools.grade), passed on to
-# the grader and autograding services when the hub's starter has them set.
-GRADER_ENV = ("CNNKIT_SANDBOX", "CNNKIT_SANDBOX_USERS", "CNNKIT_CELL_TIMEOUT", "NBGRADER_DB_URL",
-              "CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY", "CNNKIT_ONSUBMIT_COOLDOWN_MINUTES",
-              "CNNKIT_ONSUBMIT_FEEDBACK_AT", "CNNKIT_GRADE_PORTS", "CNNKIT_GRADE_TIMEOUT")
+# Settings of the grader's pipeline (nbgrader_config.py, cnnkit_grader), the on-submit policy
+# and the pool (cnnkit_tools.onsubmit, cnnkit_tools.grade) that the hub passes on to its grader
+# and autograding services when its starter has them set: the settings table's ``to_grader`` rows.
+GRADER_ENV = tuple(setting.name for setting in kit_settings.SETTINGS if setting.to_grader)
 
 
 def _words(value):

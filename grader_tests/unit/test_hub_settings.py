@@ -4,6 +4,7 @@ import ast
 import re
 from pathlib import Path
 
+from cnnkit import settings as kit_settings
 from hub import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,18 @@ def test_every_cnnkit_setting_the_hub_passes_is_one_the_grader_reads():
 def test_the_hub_passes_the_sandbox_users_to_the_grader_service():
     env = {"CNNKIT_SANDBOX_USERS": "slot-a,slot-b", "CNNKIT_HUB_ROOT": "/nonexistent"}
     assert settings.Settings.from_environment(env).grader_env == {"CNNKIT_SANDBOX_USERS": "slot-a,slot-b"}
+
+
+def test_every_grading_setting_the_hub_was_started_with_reaches_its_grader():
+    """The table's to_grader rows, every one: a time limit set for the hub was once dropped."""
+    from hub import coursefolder
+
+    wanted = {s.name: f"value-{n}" for n, s in enumerate(kit_settings.SETTINGS) if s.to_grader}
+    assert {"CNNKIT_NOTEBOOK_TIMEOUT", "CNNKIT_SANDBOX_USERS", "CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY"} <= set(wanted)
+    hub = settings.Settings.from_environment({**wanted, "CNNKIT_HUB_ROOT": "/nonexistent", "HOME": "/root"})
+    grader = coursefolder.grader_environment(hub)
+    assert {k: grader.get(k) for k in wanted} == wanted
+    assert "CNNKIT_HUB_PORT" not in hub.grader_env
 
 
 def test_the_grader_sees_the_course_data_budget_and_exchange_the_students_servers_see(tmp_path):
