@@ -68,6 +68,10 @@ class Faults:
             self.stop("notebook_budget" if budget_bound else "cell_timeout", where)
             cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {seconds} s "
                                              "and ignored the interrupt, so the kernel was stopped. " + KEPT))
+            if budget_bound:
+                # As when the interrupt stops it (``interrupted``): a graded cell the notebook's
+                # budget cut short did not run, whether or not the kernel then answered in time.
+                self._not_run_here(cell)
 
     def interrupted(self, cell, where, *, budget_bound, seconds):
         """The cell ran out of time and the interrupt stopped it: nbclient's own error output is
@@ -80,9 +84,12 @@ class Faults:
             cell.outputs.append(error_output("NotebookBudget", f"The notebook ran past its time budget of "
                                              f"{self.notebook_timeout} s during this cell, which was "
                                              "interrupted. Later cells were not run."))
-            grade = tasks.graded_id(cell)
-            if grade:
-                self.not_run.append(grade)
+            self._not_run_here(cell)
         else:
             cell.outputs.append(error_output("CellTimeout", f"This cell ran for more than {seconds} s "
                                              "and was interrupted."))
+
+    def _not_run_here(self, cell):
+        grade = tasks.graded_id(cell)
+        if grade:
+            self.not_run.append(grade)
