@@ -43,12 +43,12 @@ class Faults:
 
     def skip(self, cell):
         """A cell after the fault: a graded one says why it did not run; any other keeps no output."""
-        grade = tasks.graded_id(cell)
-        cell.outputs = [error_output("NotRun", f"Not run: {self.fault['message']}")] if grade else []
-        if grade:
-            self.not_run.append(grade)
+        graded = tasks.graded_id(cell)
+        cell.outputs = [error_output("NotRun", f"Not run: {self.fault['message']}")] if graded else []
+        self._not_run_here(cell)
 
     def kernel_died(self, cell, where, index):
+        """The kernel died during this cell (os._exit, a crash, the memory limit)."""
         self.stop("kernel_died", where, cell=cell.get("execution_count") or index)
         cell.outputs.append(error_output("KernelDied", "Your kernel died while running this cell "
                                          "(os._exit, a crash, or running out of memory). " + KEPT))
@@ -90,6 +90,7 @@ class Faults:
                                              "and was interrupted."))
 
     def _not_run_here(self, cell):
+        """List a graded cell as kept from running by the fault (ScoreOutside then scores it 0)."""
         grade = tasks.graded_id(cell)
         if grade:
             self.not_run.append(grade)

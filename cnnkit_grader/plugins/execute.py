@@ -46,6 +46,8 @@ from cnnkit_grader.judge import tasks
 from cnnkit_grader.plugins.record import GradingRecord
 
 PART = re.compile(r"^## Part ([A-Z])\b", re.MULTILINE)
+
+
 class GraderError(RuntimeError):
     """The grader itself is misconfigured; nbgrader records the submission as failed."""
 
