@@ -14,10 +14,13 @@ prints the submit-to-feedback times; then, in JupyterLab's Assignments tab, each
 2 cores with four autograde runs started at the same time. A second submission is refused
 by the daily limit, with its message on the page. Neither student can read the other's rows
 through the page or the API; a request without a login is sent to the hub's login or refused.
+Last, the hub is restarted while a submission grades, and then the service itself is SIGKILLed
+while another grades: JupyterHub starts it again, and each is graded and released once.
 """
 
 import dataclasses
 import datetime
+import os
 import re
 import time
 from pathlib import Path
@@ -143,9 +146,20 @@ def _service_processes(settings):
     import psutil
 
     marker = f"JUPYTERHUB_SERVICE_NAME={settings.autograde_service}".encode()
-    return {int(p.name): psutil.Process(int(p.name)) for p in Path("/proc").iterdir()
-            if p.name.isdigit() and marker in _environ(p.name)
-            and "cnnkit_tools.onsubmit.web" in " ".join(psutil.Process(int(p.name)).cmdline())}
+    found = {}
+    for pid in _marked(marker):
+        try:
+            process = psutil.Process(pid)
+            if "cnnkit_tools.onsubmit.web" in " ".join(process.cmdline()):
+                found[pid] = process
+        except psutil.NoSuchProcess:  # gone while we looked: a service being stopped or killed
+            pass
+    return found
+
+
+def _marked(marker):
+    """The pids whose environment holds ``marker``: a service's processes and what they started."""
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and marker in _environ(p.name)]
 
 
 def test_the_service_runs_as_the_course_account_and_only_its_launcher_as_root(cast):
@@ -336,6 +350,21 @@ def test_no_student_reads_anothers_rows_and_the_instructor_sees_the_queue(cast, 
     shoot(teacher_page, "onsubmit-05-instructor-queue.png")
 
 
+def _unlimited(settings):
+    """The hub's settings once the instructor has lifted the daily limit (0: no limit)."""
+    return dataclasses.replace(settings, grader_env={**POLICY, "CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY": "0"})
+
+
+def _wait_until_grading(student, seconds, deadline):
+    """The student's newest row once it has been grading for ``seconds``, or its last state at the deadline."""
+    while time.monotonic() < deadline:
+        newest = mine(student)["submissions"][0]
+        if newest["state"] == "grading" and time.time() - _epoch(newest["started_at"]) > seconds:
+            break
+        time.sleep(1)
+    return newest
+
+
 def test_a_hub_restarted_mid_grade_loses_nothing_and_grades_and_releases_once(cast, autograde_hub, artifacts):
     """The instructor raises the daily limit and restarts the hub (``./kit hub stop``, ``start``),
     the second student submits again, and the hub is restarted while that grading runs. Every
@@ -345,7 +374,7 @@ def test_a_hub_restarted_mid_grade_loses_nothing_and_grades_and_releases_once(ca
     _, _, teacher, (_, second) = cast
     before = ok(service(teacher, "api/queue"))["recent"]
     log = open(artifacts / "onsubmit-hub-restarts.txt", "w")
-    unlimited = dataclasses.replace(settings, grader_env={**POLICY, "CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY": "0"})
+    unlimited = _unlimited(settings)
 
     def restart():
         control.stop(unlimited, out=log)
@@ -359,11 +388,7 @@ def test_a_hub_restarted_mid_grade_loses_nothing_and_grades_and_releases_once(ca
     student.start_server()
     ok(student.server("POST", "assignments/submit", data=course_args(unlimited)))
     deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        newest = mine(student)["submissions"][0]
-        if newest["state"] == "grading" and time.time() - _epoch(newest["started_at"]) > 15:
-            break
-        time.sleep(1)
+    newest = _wait_until_grading(student, 15, deadline)
     assert newest["state"] == "grading", newest
     student = restart()  # mid-grade: the service is stopped with the hub, and starts again with it
     while time.monotonic() < deadline:
@@ -381,3 +406,67 @@ def test_a_hub_restarted_mid_grade_loses_nothing_and_grades_and_releases_once(ca
     assert len(released) == 3, released  # one each for the three graded submissions: none twice
     student.start_server()
     assert _feedback(student, unlimited) == (rows[0]["score"], rows[0]["max_score"])
+
+
+def test_the_service_sigkilled_mid_grade_is_started_again_and_grades_and_releases_once(cast, autograde_hub, pages):
+    """The second student submits once more; while it grades, every process of the service (its
+    root launcher, the course account's process, the pool and nbgrader under them; the sandbox
+    goes with its parent) is SIGKILLed at once. JupyterHub starts the service again; the new one
+    finds the row left grading, grades it once and releases it once, and the student fetches it."""
+    import signal
+
+    settings, passwords = autograde_hub
+    unlimited = _unlimited(settings)
+    _, _, _, (_, second) = cast
+    student = Person(unlimited, second.name, passwords[second.name]).login()
+    before = mine(student)["submissions"]
+    released_before = sorted((Path(settings.exchange) / settings.course_id / "feedback").glob("*.html"))
+    log_before = Path(settings.log_file).stat().st_size
+    student.start_server()
+    ok(student.server("POST", "assignments/submit", data=course_args(unlimited)))
+    deadline = time.monotonic() + WAIT_SECONDS
+    newest = _wait_until_grading(student, 15, deadline)
+    assert newest["state"] == "grading", newest
+    marker = f"JUPYTERHUB_SERVICE_NAME={settings.autograde_service}".encode()
+    doomed = _marked(marker)
+    killed = set(_service_processes(settings))
+    assert killed and killed <= set(doomed), (killed, doomed)
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    while time.monotonic() < deadline:  # JupyterHub polls its services and starts one that exited
+        again = set(_service_processes(settings))
+        if len(again) == 2 and not again & killed:
+            break
+        time.sleep(1)
+    assert len(again) == 2 and not again & killed, (killed, again)
+    while time.monotonic() < deadline:
+        rows = mine(student)["submissions"]
+        if rows[0]["released_at"]:
+            break
+        time.sleep(2)
+    rows = mine(student)["submissions"]
+    assert rows[0]["timestamp"] == newest["timestamp"] and rows[0]["state"] == "graded" and rows[0]["released_at"], rows
+    assert sum(r["timestamp"] == newest["timestamp"] for r in rows) == 1
+    keys = ("timestamp", "state", "score", "max_score", "released_at")
+    assert [{k: e[k] for k in keys} for e in rows[1:]] == [{k: e[k] for k in keys} for e in before]
+    released = sorted((Path(settings.exchange) / settings.course_id / "feedback").glob("*.html"))
+    assert len(released) == len(released_before) + 1, released  # this one, once
+    with open(settings.log_file, "rb") as log:
+        log.seek(log_before)
+        since = log.read().decode(errors="replace")
+    assert f"Service {settings.autograde_service} exited with status -9" in since, since[-3000:]
+    assert "recovered 1 submission(s) left grading by a stopped service" in since, since[-3000:]
+    student.start_server()
+    assert _feedback(student, unlimited) == (rows[0]["score"], rows[0]["max_score"])
+    browser = pages(second.name)
+    browser.page.goto(settings.autograde_url)
+    if browser.page.locator("#username_input").count():  # the hub's login, if two restarts ended the session
+        browser.page.fill("#username_input", second.name)
+        browser.page.fill("#password_input", passwords[second.name])
+        browser.page.click("#login_submit")
+        browser.page.wait_for_url(f"{settings.autograde_url}**")
+    browser.page.locator(".state-graded").first.wait_for()
+    shoot(browser, f"onsubmit-06-{second.name}-graded-after-sigkill.png")
