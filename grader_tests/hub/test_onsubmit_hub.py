@@ -3,9 +3,9 @@
 A hub of its own (``running.course_hub``, ports 18090-18095 and 18100-18102), started by the
 kit's code with the smoke budget, one graded attempt per student per day, no cool-down and a
 2 s pass: ``./kit hub start`` runs ``autograde-<course>`` beside the formgrader. The
-instructor releases the assignment; two students fetch and submit through their own servers
-(nbgrader's endpoints, as JupyterLab's Assignments tab calls them): the reference and a
-partly wrong notebook. In headless Chromium each student logs in to the service's page
+instructor releases the assignment; two students fetch it and save their work through their
+own servers (the reference and a partly wrong notebook), then each clicks Submit in
+JupyterLab's Assignments tab. In headless Chromium each student logs in to the service's page
 through the hub's OAuth and watches their submission go from the queue to graded; each then
 fetches their own feedback as JupyterLab's tab does, with their own score, and the test
 prints the submit-to-feedback times; then, in JupyterLab's Assignments tab, each clicks
@@ -194,7 +194,9 @@ def test_the_service_runs_as_the_course_account_and_only_its_launcher_as_root(ca
         assert (view["student"], view["submissions"], view["attempts_left"]) == (student.name, [], 1), view
 
 
-def test_students_submit_the_reference_and_a_partly_wrong_notebook(cast, loop):
+def test_students_submit_the_reference_and_a_partly_wrong_notebook(cast, loop, pages):
+    """Each student fetches the assignment and saves their work through their own server, then
+    clicks Submit in JupyterLab's Assignments tab, in Chromium, one right after the other."""
     settings, _, teacher, (first, second) = cast
     ok(teacher.formgrader("POST", f"assignment/{ASSIGNMENT}/release"))
     samples = sample_submissions.samples(settings.course_dir)
@@ -208,9 +210,27 @@ def test_students_submit_the_reference_and_a_partly_wrong_notebook(cast, loop):
         saved = student.server("PUT", f"api/contents/{path}", json={"type": "notebook", "format": "json",
                                                                      "content": solution})
         assert saved.status_code == 200, saved.text
+    labs = {}
+    for student in work:
+        browser = pages(student.name)
+        lab = labs[student.name] = browser.context.new_page()  # the service's page stays in the first tab
+        lab.goto(f"{settings.user_url(student.name)}lab")  # the hub's OAuth, already logged in
+        lab.wait_for_url("**/lab**", timeout=120_000)
+        browser.open_assignments(lab)
+        lab.locator("#refresh_assignments_list").click()
+        lab.locator("#fetched_assignments_list .list_item").filter(has_text=ASSIGNMENT).locator(
+            "button", has_text="Submit").wait_for(timeout=120_000)
     for student in work:  # both at once, as a class would
-        ok(student.server("POST", "assignments/submit", data=course_args(settings)))
+        lab = labs[student.name]
+        lab.locator("#fetched_assignments_list .list_item").filter(has_text=ASSIGNMENT).locator(
+            "button", has_text="Submit").click()
         loop.setdefault("submitted", {})[student.name] = time.monotonic()
+    for student in work:
+        lab = labs[student.name]
+        lab.locator("#submitted_assignments_list .list_item").filter(has_text=ASSIGNMENT).first.wait_for(
+            timeout=120_000)  # nbgrader's submit, then the list's refresh, on cores the suite keeps busy
+        shoot(pages(student.name), f"onsubmit-00-{student.name}-submitted-in-jupyterlab.png", page=lab)
+        lab.close()
 
 
 def _feedback(student, settings):
