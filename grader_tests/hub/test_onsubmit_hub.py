@@ -22,6 +22,7 @@ import dataclasses
 import datetime
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -91,16 +92,21 @@ def pages(playwright, autograde_hub, artifacts):
             browser = Browser(playwright, settings, name, passwords[name], artifacts)
             page = browser.page
             page.goto(settings.autograde_url)  # no login yet: the hub's login page
-            page.fill("#username_input", name)
-            page.fill("#password_input", passwords[name])
-            page.click("#login_submit")
-            page.wait_for_url(f"{settings.autograde_url}**")
+            _log_in(page, settings, name, passwords[name])
             made[name] = browser
         return made[name]
 
     yield get
     for browser in made.values():
         browser.close()
+
+
+def _log_in(page, settings, name, password):
+    """Fill in the hub's login form the page shows, and wait to be back on the service's page."""
+    page.fill("#username_input", name)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    page.wait_for_url(f"{settings.autograde_url}**")
 
 
 def shoot(browser, name, page=None):
@@ -218,12 +224,10 @@ def test_students_submit_the_reference_and_a_partly_wrong_notebook(cast, loop, p
         lab.wait_for_url("**/lab**", timeout=120_000)
         browser.open_assignments(lab)
         lab.locator("#refresh_assignments_list").click()
-        lab.locator("#fetched_assignments_list .list_item").filter(has_text=ASSIGNMENT).locator(
-            "button", has_text="Submit").wait_for(timeout=120_000)
+        _submit_button(lab).wait_for(timeout=120_000)
     for student in work:  # both at once, as a class would
         lab = labs[student.name]
-        lab.locator("#fetched_assignments_list .list_item").filter(has_text=ASSIGNMENT).locator(
-            "button", has_text="Submit").click()
+        _submit_button(lab).click()
         loop.setdefault("submitted", {})[student.name] = time.monotonic()
     for student in work:
         lab = labs[student.name]
@@ -231,6 +235,12 @@ def test_students_submit_the_reference_and_a_partly_wrong_notebook(cast, loop, p
             timeout=120_000)  # nbgrader's submit, then the list's refresh, on cores the suite keeps busy
         shoot(pages(student.name), f"onsubmit-00-{student.name}-submitted-in-jupyterlab.png", page=lab)
         lab.close()
+
+
+def _submit_button(lab):
+    """The Submit button of the fetched assignment in JupyterLab's Assignments tab."""
+    return lab.locator("#fetched_assignments_list .list_item").filter(has_text=ASSIGNMENT).locator(
+        "button", has_text="Submit")
 
 
 def _feedback(student, settings):
@@ -370,6 +380,16 @@ def test_no_student_reads_anothers_rows_and_the_instructor_sees_the_queue(cast, 
     shoot(teacher_page, "onsubmit-05-instructor-queue.png")
 
 
+def _released(settings):
+    """The feedback files the service has released into the exchange, one per release."""
+    return sorted((Path(settings.exchange) / settings.course_id / "feedback").glob("*.html"))
+
+
+def _kept(rows):
+    """What must not change in a student's earlier rows when the service stops or is killed."""
+    return [{k: row[k] for k in ("timestamp", "state", "score", "max_score", "released_at")} for row in rows]
+
+
 def _unlimited(settings):
     """The hub's settings once the instructor has lifted the daily limit (0: no limit)."""
     return dataclasses.replace(settings, grader_env={**POLICY, "CNNKIT_ONSUBMIT_ATTEMPTS_PER_DAY": "0"})
@@ -383,6 +403,16 @@ def _wait_until_grading(student, seconds, deadline):
             break
         time.sleep(1)
     return newest
+
+
+def _once_released(student, deadline):
+    """The student's rows, newest first, once the newest is released (or at the deadline)."""
+    while time.monotonic() < deadline:
+        rows = mine(student)["submissions"]
+        if rows[0]["released_at"]:
+            return rows
+        time.sleep(2)
+    return mine(student)["submissions"]
 
 
 def test_a_hub_restarted_mid_grade_loses_nothing_and_grades_and_releases_once(cast, autograde_hub, artifacts):
@@ -402,27 +432,20 @@ def test_a_hub_restarted_mid_grade_loses_nothing_and_grades_and_releases_once(ca
         return Person(unlimited, second.name, passwords[second.name]).login()
 
     student = restart()
-    keys = ("timestamp", "state", "score", "max_score", "released_at")
-    assert [{k: e[k] for k in keys} for e in ok(service(student, "api/submissions"))["submissions"]] == [
-        {k: e[k] for k in keys} for e in before if e["student"] == second.name]
+    theirs = [e for e in before if e["student"] == second.name]
+    assert _kept(ok(service(student, "api/submissions"))["submissions"]) == _kept(theirs)
     student.start_server()
     ok(student.server("POST", "assignments/submit", data=course_args(unlimited)))
     deadline = time.monotonic() + WAIT_SECONDS
     newest = _wait_until_grading(student, 15, deadline)
     assert newest["state"] == "grading", newest
     student = restart()  # mid-grade: the service is stopped with the hub, and starts again with it
-    while time.monotonic() < deadline:
-        rows = mine(student)["submissions"]
-        if rows[0]["released_at"]:
-            break
-        time.sleep(2)
+    rows = _once_released(student, deadline)
     log.close()
-    rows = mine(student)["submissions"]
     assert rows[0]["timestamp"] == newest["timestamp"] and rows[0]["state"] == "graded" and rows[0]["released_at"], rows
-    assert [{k: e[k] for k in keys} for e in rows[1:]] == [
-        {k: e[k] for k in keys} for e in before if e["student"] == second.name]  # nothing lost, nothing changed
+    assert _kept(rows[1:]) == _kept(theirs)  # nothing lost, nothing changed
     assert sum(r["timestamp"] == newest["timestamp"] for r in rows) == 1
-    released = sorted((Path(settings.exchange) / settings.course_id / "feedback").glob("*.html"))
+    released = _released(settings)
     assert len(released) == 3, released  # one each for the three graded submissions: none twice
     student.start_server()
     assert _feedback(student, unlimited) == (rows[0]["score"], rows[0]["max_score"])
@@ -433,14 +456,12 @@ def test_the_service_sigkilled_mid_grade_is_started_again_and_grades_and_release
     root launcher, the course account's process, the pool and nbgrader under them; the sandbox
     goes with its parent) is SIGKILLed at once. JupyterHub starts the service again; the new one
     finds the row left grading, grades it once and releases it once, and the student fetches it."""
-    import signal
-
     settings, passwords = autograde_hub
     unlimited = _unlimited(settings)
     _, _, _, (_, second) = cast
     student = Person(unlimited, second.name, passwords[second.name]).login()
     before = mine(student)["submissions"]
-    released_before = sorted((Path(settings.exchange) / settings.course_id / "feedback").glob("*.html"))
+    released_before = _released(settings)
     log_before = Path(settings.log_file).stat().st_size
     student.start_server()
     ok(student.server("POST", "assignments/submit", data=course_args(unlimited)))
@@ -462,17 +483,11 @@ def test_the_service_sigkilled_mid_grade_is_started_again_and_grades_and_release
             break
         time.sleep(1)
     assert len(again) == 2 and not again & killed, (killed, again)
-    while time.monotonic() < deadline:
-        rows = mine(student)["submissions"]
-        if rows[0]["released_at"]:
-            break
-        time.sleep(2)
-    rows = mine(student)["submissions"]
+    rows = _once_released(student, deadline)
     assert rows[0]["timestamp"] == newest["timestamp"] and rows[0]["state"] == "graded" and rows[0]["released_at"], rows
     assert sum(r["timestamp"] == newest["timestamp"] for r in rows) == 1
-    keys = ("timestamp", "state", "score", "max_score", "released_at")
-    assert [{k: e[k] for k in keys} for e in rows[1:]] == [{k: e[k] for k in keys} for e in before]
-    released = sorted((Path(settings.exchange) / settings.course_id / "feedback").glob("*.html"))
+    assert _kept(rows[1:]) == _kept(before)
+    released = _released(settings)
     assert len(released) == len(released_before) + 1, released  # this one, once
     with open(settings.log_file, "rb") as log:
         log.seek(log_before)
@@ -484,9 +499,6 @@ def test_the_service_sigkilled_mid_grade_is_started_again_and_grades_and_release
     browser = pages(second.name)
     browser.page.goto(settings.autograde_url)
     if browser.page.locator("#username_input").count():  # the hub's login, if two restarts ended the session
-        browser.page.fill("#username_input", second.name)
-        browser.page.fill("#password_input", passwords[second.name])
-        browser.page.click("#login_submit")
-        browser.page.wait_for_url(f"{settings.autograde_url}**")
+        _log_in(browser.page, settings, second.name, passwords[second.name])
     browser.page.locator(".state-graded").first.wait_for()
     shoot(browser, f"onsubmit-06-{second.name}-graded-after-sigkill.png")
