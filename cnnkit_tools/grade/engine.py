@@ -39,6 +39,17 @@ def default_workers():
         return max(1, os.cpu_count() or 1)
 
 
+def threads_each(engine, at_once):
+    """TensorFlow threads (CNNKIT_THREADS) for each of ``at_once`` submissions graded together.
+
+    On this machine's pool they share its cores, so a lone submission graded on submit trains
+    on all of them rather than on the one a class gives each single-thread worker
+    (docs/scale.md). A cluster's workers are machines this process cannot count: one each."""
+    if not getattr(engine, "local", False):
+        return 1
+    return max(1, default_workers() // max(1, at_once))
+
+
 def port_range():
     """``CNNKIT_GRADE_PORTS=FIRST-LAST`` keeps the local pool's listening ports in a range
     (a shared machine, a firewall); unset, the operating system picks free ones."""
@@ -146,6 +157,11 @@ class Engine:
             self.previous_allowed_failures = None
             print(f"warning: could not set allowed-failures on the scheduler ({error}); "
                   "start it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1")
+
+    @property
+    def local(self):
+        """Whether the workers are this machine's own pool (threads_each)."""
+        return self.cluster is not None
 
     def workers(self):
         return len(self.client.scheduler_info().get("workers", {}))

@@ -262,6 +262,8 @@ class Remote:
             raise RuntimeError("the grading launcher (root) has stopped")
         raise Refused(answer["refused"])
 
+    local = True  # the launcher grades on this machine's pool (engine.threads_each)
+
     def workers(self):
         return self._workers
 

@@ -10,6 +10,8 @@ Each pass (``Service.step``):
 3. Queued rows are claimed (as many as the engine has workers, so ``grading`` means it) and
    graded by the kit's class-grading pipeline (``cnnkit_tools.grade.batch.grade``) on one
    ``Engine`` kept open for the service's life: the local pool, or a Dask cluster over TLS.
+   On the local pool a batch smaller than the pool shares its cores (``engine.threads_each``):
+   a lone submission trains with two TensorFlow threads on two cores, not one.
    The pipeline records grades in the gradebook and the ``cnnkit_outcome`` row, then the
    ledger row is finished (graded, fault, grader_error) by a conditional update.
 4. Finished rows that are still the student's current submission get that student's
@@ -144,9 +146,10 @@ class Service:
             return claimed
         try:
             # Not force: a submission whose grading is already recorded (a service killed just
-            # after recording it) is not graded a second time (the module's docstring).
+            # after recording it) is not graded a second time (the module's docstring). A batch
+            # smaller than the pool shares the machine's cores: one submission alone uses both.
             batch.grade(self.course_dir, self.assignment, students=[row.student for row in todo],
-                        engine=engine)
+                        engine=engine, threads=engines.threads_each(engine, len(todo)))
         except Exception as error:  # noqa: BLE001 - the service outlives one batch's failure
             say(f"grading failed: {type(error).__name__}: {error}")
         recorded = {row.student: row for row in outcomes.read(self._outcomes(), self.assignment)}

@@ -171,6 +171,7 @@ def test_policy_from_the_environment_and_held_feedback():
 
 class FakeEngine:
     mode = "fake"
+    local = True
 
     def workers(self):
         return 2
@@ -223,6 +224,22 @@ def test_the_service_grades_without_force_and_releases_once(svc, tmp_path, monke
     [row] = ledger.rows(svc.bind, A)
     assert (row.state, row.score, row.max_score, row.attempts) == ("graded", 20.0, 27.0, 1)
     assert row.released_at
+
+
+@pytest.mark.parametrize("local, students, threads", [(True, ["ana"], 2), (True, ["ana", "ben"], 1),
+                                                      (False, ["ana"], 1)])
+def test_a_lone_submission_trains_on_every_core_of_the_pool_and_a_pair_shares_them(
+        svc, tmp_path, monkeypatch, local, students, threads):
+    """On a 2-core pool, one submission gets TensorFlow 2 threads, two get 1 each; a cluster's 1."""
+    monkeypatch.setattr(services.engines, "default_workers", lambda: 2)
+    monkeypatch.setattr(FakeEngine, "local", local)
+    for minute, student in enumerate(students):
+        hand_in(tmp_path, student, f"2026-11-20 09:0{minute}:00.000000 UTC")
+    calls = []
+    monkeypatch.setattr(services.batch, "grade", lambda course_dir, assignment, students, **options:
+                        calls.append((students, options["threads"])))
+    svc.step()
+    assert calls == [(students, threads)]
 
 
 def test_a_grade_superseded_mid_grade_is_never_released(svc, tmp_path, monkeypatch):
