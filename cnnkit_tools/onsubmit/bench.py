@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from .. import submissions
-from ..grade import engine as engines
+from ..grade import engine as engines, outcome as outcomes
 from . import board, ledger
 from .rehearsal import Exchange
 
@@ -34,6 +34,17 @@ def percentile(values, share):
     """The nearest-rank percentile (``share`` in 0..1) of a non-empty list."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def grading_phases(url):
+    """{student: "phase seconds, ..."} from the grading record (cnnkit_outcome): where a
+    submission's grading time went, the notebook's own phases included."""
+    bind = outcomes.engine(url)
+    try:
+        return {row.student: ", ".join(f"{p['phase']} {float(p['seconds']):.1f}" for p in row.phases)
+                for row in outcomes.read(bind)}
+    finally:
+        bind.dispose()
 
 
 def summary(rows):
@@ -130,12 +141,15 @@ def main(argv=()):
                 service.wait(timeout=120)
         released = [r for r in rows if r.released_at]
         errors = watch.errors(released)
+        graded = grading_phases(world.url)
         for row in sorted(released, key=lambda r: r.released_at):
             phases = row.phases()
             eta = errors.get(row.student)
             print(f"{row.student}: {row.state} {row.score:g}/{row.max_score:g}; " +
                   ", ".join(f"{name} {seconds:.1f} s" for name, seconds in phases.items()) +
                   (f"; ETA shown {eta[0]:.0f} s, real {eta[1]:.0f} s ({eta[2]:.0%} off)" if eta else ""), flush=True)
+            if graded.get(row.student):
+                print(f"  its grading: {graded[row.student]}", flush=True)
         if len(released) < len(students):
             print(f"not released: {[(r.student, r.state, r.message) for r in rows if not r.released_at]}")
         if released:
