@@ -78,9 +78,22 @@ def engine(db_url):
     return sa.create_engine(db_url)
 
 
+def create_table(bind, table):
+    """Create ``table`` if this database does not have it yet.
+
+    Two processes may both find it missing and both create it (the on-submit service and a
+    page or benchmark reading its ledger, a grading's record): the one that loses fails
+    because the table now exists, which is all it wanted. Any other failure is raised."""
+    try:
+        table.create(bind, checkfirst=True)
+    except sa.exc.DBAPIError:
+        if not sa.inspect(bind).has_table(table.name):
+            raise
+
+
 def ensure(bind):
     """Create the table if this database does not have it yet."""
-    _metadata.create_all(bind, tables=[outcome_table], checkfirst=True)
+    create_table(bind, outcome_table)
 
 
 def upsert(bind, outcome):

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..grade import outcome as outcomes
+
 TABLE = "cnnkit_submission"
 STATES = ("queued", "grading", "graded", "fault", "grader_error", "superseded", "refused")
 ACTIVE = ("queued", "grading")           # still to be graded: a newer submission supersedes them
@@ -119,7 +121,7 @@ def engine(db_url):
 
 def ensure(bind):
     """Create the table if this database does not have it yet."""
-    _metadata.create_all(bind, tables=[submission_table], checkfirst=True)
+    outcomes.create_table(bind, submission_table)
 
 
 def rows(bind, assignment=None, student=None, states=None):

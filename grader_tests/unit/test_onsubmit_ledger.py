@@ -10,6 +10,7 @@ import datetime
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from cnnkit_tools.grade import outcome as outcomes
 from cnnkit_tools.onsubmit import ledger, policy, service as services
@@ -25,6 +26,28 @@ def bind(tmp_path):
 
 def states(bind, student="ana"):
     return [(row.timestamp[11:16], row.state) for row in ledger.rows(bind, A, student)]
+
+
+def test_two_processes_that_both_find_the_ledger_missing_both_go_on(tmp_path):
+    """The ledger's table made by another process between our check and our CREATE is no error."""
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    ours, theirs = ledger.engine(url), ledger.engine(url)
+    raced = []
+
+    def they_create_it_first(connection, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("CREATE TABLE") and not raced:
+            raced.append(statement)
+            ledger.ensure(theirs)
+
+    sa.event.listen(ours, "before_cursor_execute", they_create_it_first)
+    try:
+        ledger.ensure(ours)  # found it missing, then lost the race: raised OperationalError before
+        assert raced and ledger.rows(ours) == []
+        with pytest.raises(sa.exc.OperationalError):  # any other failure is still raised
+            ledger.ensure(ledger.engine(f"sqlite:///{tmp_path / 'missing' / 'gradebook.db'}"))
+    finally:
+        ours.dispose()
+        theirs.dispose()
 
 
 def test_enqueue_is_idempotent_and_a_newer_submission_supersedes_queued_and_grading(bind):
