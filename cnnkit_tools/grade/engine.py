@@ -45,7 +45,7 @@ def threads_each(engine, at_once):
     On this machine's pool they share its cores, so a lone submission graded on submit trains
     on all of them rather than on the one a class gives each single-thread worker
     (docs/scale.md). A cluster's workers are machines this process cannot count: one each."""
-    if not getattr(engine, "local", False):
+    if not engine.local:
         return 1
     return max(1, default_workers() // max(1, at_once))
 

@@ -243,6 +243,8 @@ class Remote:
     cut short stays ``grading`` in the ledger and the next start grades it again, rather than
     being finished as a grader error before the forwarded signal arrives."""
 
+    local = True  # the launcher grades on this machine's pool (engine.threads_each)
+
     def __init__(self, sock, stopping=None):
         self.sock, self.stopping = sock, stopping
         send(sock, {"kind": "hello"})
@@ -261,8 +263,6 @@ class Remote:
                 self.stopping.set()
             raise RuntimeError("the grading launcher (root) has stopped")
         raise Refused(answer["refused"])
-
-    local = True  # the launcher grades on this machine's pool (engine.threads_each)
 
     def workers(self):
         return self._workers

@@ -32,6 +32,7 @@ def test_two_processes_that_both_find_the_ledger_missing_both_go_on(tmp_path):
     """The ledger's table made by another process between our check and our CREATE is no error."""
     url = f"sqlite:///{tmp_path / 'gradebook.db'}"
     ours, theirs = ledger.engine(url), ledger.engine(url)
+    unreachable = ledger.engine(f"sqlite:///{tmp_path / 'missing' / 'gradebook.db'}")
     raced = []
 
     def they_create_it_first(connection, cursor, statement, *args):
@@ -44,10 +45,10 @@ def test_two_processes_that_both_find_the_ledger_missing_both_go_on(tmp_path):
         ledger.ensure(ours)  # found it missing, then lost the race: raised OperationalError before
         assert raced and ledger.rows(ours) == []
         with pytest.raises(sa.exc.OperationalError):  # any other failure is still raised
-            ledger.ensure(ledger.engine(f"sqlite:///{tmp_path / 'missing' / 'gradebook.db'}"))
+            ledger.ensure(unreachable)
     finally:
-        ours.dispose()
-        theirs.dispose()
+        for bind in (ours, theirs, unreachable):
+            bind.dispose()
 
 
 def test_enqueue_is_idempotent_and_a_newer_submission_supersedes_queued_and_grading(bind):
