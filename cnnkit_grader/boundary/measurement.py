@@ -30,21 +30,16 @@ def heldout_set():
     return data.load_heldout(scaled=False)
 
 
-@functools.lru_cache(maxsize=1)
-def training_pool():
-    """CIFAR-10's 50,000 training images (uint8) and labels, read once per grading process."""
-    return data.load_training()
-
-
 @functools.lru_cache(maxsize=2)
 def grading_data(n_train, n_val, seed):
     """The notebook's validation split (uint8, with labels) and the held-out images and labels.
 
     The same images ``cnnkit.data.load_training_split`` gives the notebook, before its scaling.
+    Only those are read, not the 50,000 (150 MB): the source notebook's hidden tests call this
+    in the instructor's kernel, beside the notebook's own models and data.
     """
-    images, labels = training_pool()
     _, val = data.split_indices(n_train, n_val, seed)
-    return (images[val], labels[val]) + heldout_set()
+    return data.load_training_at(val) + heldout_set()
 
 
 def heldout_accuracy(model):

@@ -115,11 +115,8 @@ def evidence_here(grade_id, ns, folder):
 
 def check(grade_id, ns):
     """Judge one graded cell of the live notebook; raise AssertionError with the rule's message."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="cnnkit-selfcheck-") as folder, silenced():
-            verdict = tasks.judge(grade_id, evidence_here(grade_id, ns, folder))
-    finally:
-        measurement.training_pool.cache_clear()  # 150 MB the notebook's kernel should not keep
+    with tempfile.TemporaryDirectory(prefix="cnnkit-selfcheck-") as folder, silenced():
+        verdict = tasks.judge(grade_id, evidence_here(grade_id, ns, folder))
     if not verdict.passed:
         raise AssertionError(verdict.message)
     if verdict.message:
