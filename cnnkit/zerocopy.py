@@ -49,8 +49,8 @@ class ZeroCopyArray(np.ndarray):
     def __tf_tensor__(self, dtype=None, name=None):
         import tensorflow as tf
 
-        wanted = dtype is None or tf.as_dtype(dtype) == tf.as_dtype(self.dtype)
-        if wanted and self.shareable() and tf.executing_eagerly():
+        same_dtype = dtype is None or np.dtype(tf.as_dtype(dtype).as_numpy_dtype) == self.dtype
+        if same_dtype and self.shareable() and tf.executing_eagerly():
             # The capsule holds a reference to this array until TensorFlow frees the tensor.
             return tf.experimental.dlpack.from_dlpack(self.__dlpack__())
         return tf.convert_to_tensor(self.view(np.ndarray), dtype=dtype, name=name)

@@ -84,6 +84,10 @@ def test_every_view_converts_to_the_same_values(images):
         np.testing.assert_array_equal(tf.convert_to_tensor(view).numpy(), np.array(view))
     doubled = tf.convert_to_tensor(images, dtype=tf.float64)
     assert doubled.dtype == tf.float64 and np.array_equal(doubled.numpy(), images.astype(np.float64))
+    same = tf.convert_to_tensor(images, dtype="float32")
+    np.testing.assert_array_equal(same.numpy(), np.array(images))
+    with pytest.raises(ValueError):  # what TensorFlow says of a plain object array, not a new error
+        tf.convert_to_tensor(images.astype(object))
 
 
 def test_ops_that_read_a_shared_array_never_write_to_it(images):
