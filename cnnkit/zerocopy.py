@@ -13,7 +13,10 @@ TensorFlow's kernels need, the tensor is made over the same memory with DLPack. 
 (a strided or read-only view, another dtype, inside a graph) converts as a plain array does.
 The tensor holds the very bytes a copy would, so training on it is bit-identical; TensorFlow never
 writes into memory it does not own (it forwards only buffers it allocated), so the array is
-never changed by the ops that read it.
+never changed by the ops that read it. The one difference a student could meet: a tensor or
+dataset made from the array and kept (``tf.constant(train_images)``) sees later in-place writes
+to the array (``train_images *= 2``), where a copy would not. Keras's ``fit`` keeps none past
+its end, and the lesson writes to the images only in the loader, before any tensor exists.
 
 This module imports no TensorFlow: only the conversion does, and TensorFlow is loaded by then.
 """
