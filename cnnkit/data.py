@@ -114,9 +114,14 @@ def _gather(directory, parts, dtype):
     return out
 
 
+def _read_at(root, positions):
+    """uint8 training images at positions, and their labels: filled batch by batch, not
+    concatenated (half the peak of a list of five and their join)."""
+    return tuple(_gather(root, [np.asarray(positions)], np.uint8)[0])
+
+
 def _read_training(root):
-    # Filled batch by batch, not concatenated: half the peak of a list of five and their join.
-    return tuple(_gather(root, [np.arange(N_TRAIN_POOL)], np.uint8)[0])
+    return _read_at(root, np.arange(N_TRAIN_POOL))
 
 
 def _read_all(root):
@@ -184,8 +189,7 @@ def load_training_split(n_train, n_val, seed, directory=None):
 def load_training_at(positions, directory=None):
     """The training images at ``positions`` (uint8, in that order) and their labels, read one
     batch file at a time: what the grader needs of the 50,000 without holding them all."""
-    directory = directory or os.environ.get(ENV_VAR)
-    return tuple(_gather(directory, [np.asarray(positions)], np.uint8)[0])
+    return _read_at(directory or os.environ.get(ENV_VAR), positions)
 
 
 def load_training(directory=None):
