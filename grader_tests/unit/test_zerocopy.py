@@ -88,6 +88,14 @@ def test_every_view_converts_to_the_same_values(images):
     np.testing.assert_array_equal(same.numpy(), np.array(images))
     with pytest.raises(ValueError):  # what TensorFlow says of a plain object array, not a new error
         tf.convert_to_tensor(images.astype(object))
+    # An object copy may land on the 64-byte boundary (the allocator decides): make one that does.
+    spare = np.empty(images.size + zerocopy.ALIGNMENT, object)
+    start = (-spare.ctypes.data % zerocopy.ALIGNMENT) // spare.itemsize
+    aligned = spare[start:start + images.size].reshape(images.shape).view(zerocopy.ZeroCopyArray)
+    aligned[...] = images
+    assert aligned.ctypes.data % zerocopy.ALIGNMENT == 0 and not aligned.shareable()
+    with pytest.raises(ValueError):
+        tf.convert_to_tensor(aligned)
 
 
 def test_ops_that_read_a_shared_array_never_write_to_it(images):
