@@ -12,13 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from cnnkit import data
 
-from cnnkit_grader.boundary import files, modelfile, sandbox
+from cnnkit_grader.boundary import files, fresh, modelfile, sandbox
 from cnnkit_grader.inside import names
 from cnnkit_grader.judge.evidence import Model
 
@@ -103,8 +104,12 @@ def check_files(paths):
 class Evaluator:
     """The sandboxed process that measures model files, started early so its imports overlap the notebook.
 
-    ``start()`` launches it waiting; ``measure()`` writes the accepted files and the data into
-    its read-only folder, then the request, and reads its one line of JSON.
+    ``start(budget, inputs)`` launches it waiting. ``hand_inputs()`` gives it, from a thread, the
+    grader's own inputs (``inputs.npz`` and ``inputs.json``), so the work that needs no student
+    model runs while the notebook still does (``inside.measure.ahead``; ``GuardedExecute`` calls
+    it as Part H's cell starts, ``tasks.MEASURE_AHEAD_CELL``). ``measure()`` hands them if that
+    was not done yet, writes the accepted files into its read-only folder, then the request, and
+    reads its one line of JSON.
     """
 
     def __init__(self, slot, log, wait=3600):
@@ -113,8 +118,11 @@ class Evaluator:
         self.folder = sandbox.private_folder(slot, "cnnkit-measure-")
         sandbox.give(self.folder, slot)
         self.process = None
+        self._given, self._inputs, self._inputs_failed = None, None, None
 
-    def start(self):
+    def start(self, budget, inputs):
+        """Launch the process; ``inputs`` are the submission's fresh inputs (``fresh.draw``)."""
+        self._given = (budget, inputs)
         argv = [sys.executable, "-m", "cnnkit_grader.inside.measure", str(self.folder), str(self.wait)]
         env = None
         if sandbox.enabled():
@@ -126,32 +134,50 @@ class Evaluator:
                                         env=env, start_new_session=True)
         return self
 
+    def hand_inputs(self):
+        """Hand the grader's inputs over (once), from a thread: reading the images takes about a second."""
+        if self._inputs is None:
+            self._inputs = threading.Thread(target=self._hand_inputs, args=self._given, daemon=True)
+            self._inputs.start()
+
+    def _hand_inputs(self, budget, inputs):
+        try:
+            val_images, val_labels, heldout_images, _ = grading_data(budget.n_train, budget.n_val, budget.seed)
+            probe = probe_sets(inputs, fresh.training_arrays(inputs))
+            np.savez(self.folder / "inputs.npz", grading_images=val_images, grading_labels=val_labels,
+                     probe_images=probe["val"][0], probe_labels=probe["val"][1],
+                     start_images=probe["train"][0], start_labels=probe["train"][1], heldout_images=heldout_images)
+            self._publish("inputs.json", {"start_seed": probe["seed"], "start_call": list(probe["call"])})
+        except Exception as err:  # noqa: BLE001 - raised again by measure(), in the grader's own thread
+            self._inputs_failed = err
+
+    def _publish(self, name, content):
+        """Write ``name`` whole, readable by the slot's user, where the process waits for it."""
+        tmp = self.folder / f".{name}"
+        tmp.write_text(json.dumps(content))
+        sandbox.give(self.folder, self.slot)
+        os.replace(tmp, self.folder / name)
+
     def close(self):
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self._inputs is not None:
+            self._inputs.join()
         files.remove_tree(self.folder, self.log)
 
-    def measure(self, paths, models, asks, budget, probe, timeout):
-        """Fill ``models[name].measured`` for the accepted files.
-
-        ``asks[name]`` as ``measure_asks`` gives it; ``probe`` as ``probe_sets`` gives it.
-        """
+    def measure(self, paths, models, asks, timeout):
+        """Fill ``models[name].measured`` for the accepted files; ``asks[name]`` as ``measure_asks`` gives it."""
         accepted = {name: f"model{i}" for i, name in enumerate(n for n in paths if models[n].config is not None)}
         results = {}
         if accepted:
-            val_images, val_labels, heldout_images, _ = grading_data(budget.n_train, budget.n_val, budget.seed)
+            self.hand_inputs()
+            self._inputs.join()
+            if self._inputs_failed is not None:
+                raise self._inputs_failed
             for name, alias in accepted.items():
                 shutil.copyfile(paths[name], self.folder / f"{alias}.keras")
-            np.savez(self.folder / "inputs.npz", grading_images=val_images, grading_labels=val_labels,
-                     probe_images=probe["val"][0], probe_labels=probe["val"][1],
-                     start_images=probe["train"][0], start_labels=probe["train"][1], heldout_images=heldout_images)
-            request = {"models": {alias: asks.get(name, {}) for name, alias in accepted.items()},
-                       "start_seed": probe["seed"], "start_call": list(probe["call"])}
-            tmp = self.folder / ".request.json"
-            tmp.write_text(json.dumps(request))
-            sandbox.give(self.folder, self.slot)
-            os.replace(tmp, self.folder / "request.json")
+            self._publish("request.json", {"models": {alias: asks.get(name, {}) for name, alias in accepted.items()}})
             results = self._result(timeout)
         for name, alias in accepted.items():
             result = results.get(alias) if isinstance(results, dict) else None

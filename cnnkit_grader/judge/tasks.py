@@ -96,6 +96,11 @@ def probe_answers(isolated=None):
 # Answers the kernel hands over after a graded cell: the models the notebook trained.
 KERNEL_ANSWERS = ("dropout", "tuning", "saving")
 
+# The answer cell at whose start the measurement is handed the grader's inputs and begins the work
+# that needs no student model (``inside.measure.ahead``): Part H's cell builds and traces small
+# models and leaves a core idle, where the setup's imports and Part G's training keep both busy.
+MEASURE_AHEAD_CELL = "tune_dropout"
+
 # Part G's rules compare model_dropout with build_model() and compile_model(...): the answers a
 # rule reads besides its own (autograde collects every answer anyway; selfcheck only these).
 ALSO = {"dropout": ("build", "compiled")}

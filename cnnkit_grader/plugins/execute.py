@@ -126,7 +126,7 @@ class GuardedExecute(CappedOutputs, Execute):
                     self.kernel_manager_class = space.kernel_manager_class
                 probes = [ProbeRun(nb, inputs, self.slot, self.probe_timeout, self.log, isolated).start()
                           for isolated in (None, *tasks.ISOLATED)]
-                evaluator = measurement.Evaluator(self.slot, self.log).start()
+                self._evaluator = evaluator = measurement.Evaluator(self.slot, self.log).start(record.budget, inputs)
                 stack.callback(evaluator.close)
             self._deadline = time.monotonic() + self.notebook_timeout
             self._kernel_wait = time.monotonic()
@@ -146,9 +146,7 @@ class GuardedExecute(CappedOutputs, Execute):
             with self.phases.timed("measure"):
                 paths = measurement.model_paths(self._answers)
                 measured = measurement.check_files(paths)
-                arrays = fresh.training_arrays(inputs)
-                evaluator.measure(paths, measured, measurement.measure_asks(paths), record.budget,
-                                  measurement.probe_sets(inputs, arrays), self.measure_timeout)
+                evaluator.measure(paths, measured, measurement.measure_asks(paths), self.measure_timeout)
         record.models, record.fault, record.not_run = measured, self.faults.fault, self.faults.not_run
         return nb, resources
 
@@ -188,6 +186,8 @@ class GuardedExecute(CappedOutputs, Execute):
     def _run_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
+        if tasks.grade_id(cell) == tasks.MEASURE_AHEAD_CELL:
+            self._evaluator.hand_inputs()
         where = tasks.graded_id(cell) or f"cell {index}"
         remaining = self._deadline - time.monotonic()
         if not self.faults.fault and remaining <= 0:

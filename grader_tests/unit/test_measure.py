@@ -131,3 +131,36 @@ def test_models_compiled_alike_share_one_fresh_baseline_and_another_loss_does_no
     other.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False))
     measure.fresh_val_loss(other, val)
     assert len(built) == 2
+
+
+def test_what_is_measured_ahead_is_what_a_model_would_get_and_is_not_measured_again(model_and_data, tmp_path,
+                                                                                    monkeypatch):
+    """Part E's start figures and the fresh baseline for Part C's compile settings, measured before
+    any model arrives (``ahead``, while the notebook runs), are exactly what a model compiled as
+    Part C asks, saved and reloaded as grading does, then gets; and nothing is measured twice."""
+    import keras
+
+    from cnnkit_grader.inside import lesson
+
+    _, images, labels = model_and_data
+    arrays = {"start_images": images[:32], "start_labels": labels[:32],
+              "grading_images": images, "grading_labels": labels}
+    lesson.compiled(9).save(tmp_path / "dropout.keras")
+    model = keras.saving.load_model(tmp_path / "dropout.keras", safe_mode=True)
+
+    def measured():
+        return measure.measure(model, val=(arrays["grading_images"], arrays["grading_labels"]), baseline=True,
+                               start=(77, (arrays["start_images"], arrays["start_labels"]), (1, 32)))
+
+    monkeypatch.setattr(measure, "_BASELINES", {})
+    monkeypatch.setattr(measure, "_STARTS", {})
+    expected = measured()
+    monkeypatch.setattr(measure, "_BASELINES", {})
+    monkeypatch.setattr(measure, "_STARTS", {})
+    measure.ahead(arrays, 77, [1, 32])
+    again = []
+    for name in ("fresh_val_loss", "compiled"):
+        monkeypatch.setattr(lesson, name, lambda *args, name=name, real=getattr(lesson, name): again.append(name) or real(*args))
+    assert measured() == expected
+    assert again == [], f"measured again after ahead: {again}"
+    assert {"start_loss", "lesson_train_loss", "fresh_val_loss"} <= set(expected)

@@ -76,7 +76,7 @@ def test_the_table_names_every_graded_cell_of_the_source_once():
     answers = {task.answer for task in tasks.TASKS.values()}
     assert answers == set(tasks.PROBE_ANSWERS) | set(tasks.KERNEL_ANSWERS)
     ids = {tasks.grade_id(c) for c in source.cells}
-    assert {tasks.SETUP_CELL, tasks.DATA_CELL, tasks.UPDATES_CELL, *tasks.FUNCTION_CELLS} <= ids
+    assert {tasks.SETUP_CELL, tasks.DATA_CELL, tasks.UPDATES_CELL, tasks.MEASURE_AHEAD_CELL, *tasks.FUNCTION_CELLS} <= ids
 
 
 def test_odd_evidence_fails_its_cell_and_never_the_submission():
