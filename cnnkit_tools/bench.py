@@ -3,6 +3,7 @@
     python -m cnnkit_tools.bench [--pairs N] [--skip-student]
     python -m cnnkit_tools.bench --class N [...]     (a class: cnnkit_tools.grade.bench)
     python -m cnnkit_tools.bench --on-submit N [...] (grading on submit: cnnkit_tools.onsubmit.bench)
+    python -m cnnkit_tools.bench --against ROOT [...] (another checkout's grader, in turn: cnnkit_tools.pairs)
 
 Side by side, in one run (``--pairs N`` repeats it; medians are reported):
 
@@ -81,6 +82,9 @@ def main(argv=()):
     if any(a == "--on-submit" or a.startswith("--on-submit=") for a in argv):
         from .onsubmit import bench as onsubmit_bench  # grading on submit (docs/onsubmit.md)
         return onsubmit_bench.main(list(argv))
+    if any(a == "--against" or a.startswith("--against=") for a in argv):
+        from . import pairs  # this kit's grader against another checkout's, alternately
+        return pairs.main(list(argv))
     if any(a == "--class" or a.startswith("--class=") for a in argv):
         from .grade import bench as class_bench  # a whole class, serial vs pool vs Dask (docs/scale.md)
         return class_bench.main(list(argv))

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cnnkit_tools import fitbench
+from cnnkit_tools import bench, fitbench
 
 pytestmark = pytest.mark.fast
 
@@ -32,3 +32,11 @@ def test_the_defaults_carry_none_of_the_kits_tensorflow_settings(monkeypatch):
     default, kit = fitbench.default_env(), fitbench.kit_env()
     assert not set(fitbench.TUNING_VARS) & set(default)
     assert kit["TF_NUM_INTRAOP_THREADS"] == "2" and kit["TF_NUM_INTEROP_THREADS"] == "1"
+
+
+def test_grading_against_another_checkout_refuses_a_folder_that_is_not_one(tmp_path, capsys):
+    """``./kit bench --against ROOT`` says what ROOT lacks, before it grades anything."""
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(["--against", str(tmp_path), "--rounds", "1"])
+    assert stopped.value.code == 2
+    assert f"{tmp_path} is not a checkout of this kit: it has no nbgrader_config.py, cnnkit_grader" in capsys.readouterr().err
