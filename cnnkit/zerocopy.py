@@ -46,10 +46,11 @@ class ZeroCopyArray(np.ndarray):
 
     def shareable(self):
         """Whether TensorFlow can read this array in place (else it is converted by copying)."""
-        # Numbers only: DLPack has no object or string dtypes (an object copy of the images must
-        # fail with TensorFlow's own ValueError, however its memory happens to be aligned).
-        return bool(self.dtype.kind in "biufc" and self.flags.c_contiguous and self.flags.writeable
-                    and self.size and self.ctypes.data % ALIGNMENT == 0)
+        # Numbers in this machine's byte order only: DLPack has no object, string or swapped
+        # dtypes (an object copy of the images must fail with TensorFlow's own ValueError, however
+        # its memory happens to be aligned, and a big-endian copy must convert as a plain one).
+        return bool(self.dtype.kind in "iuf" and self.dtype.isnative and self.flags.c_contiguous
+                    and self.flags.writeable and self.size and self.ctypes.data % ALIGNMENT == 0)
 
     def __tf_tensor__(self, dtype=None, name=None):
         import tensorflow as tf

@@ -5,14 +5,19 @@
 ROOT is another checkout of the kit (a ``git worktree`` of the commit before, say). Each round
 autogrades the reference once with ROOT's grader and once with this kit's, each in a course
 folder of its own, and alternates which goes first: this machine's speed moves twofold between
-hours, and a slower hour then weighs on both alike. Prints each grading's wall time, score and
-main phases, then the means. Figures only; it asserts nothing.
+hours, and a slower hour then weighs on both alike. Both course folders share one secret, so
+both draw the same fresh inputs. Only the grader differs (its config and ``cnnkit_grader``): the
+students' package ``cnnkit`` is this environment's for both. Prints each grading's wall time,
+score and main phases, then the means. Figures only; it asserts nothing.
 """
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
+
+from cnnkit_grader.boundary import fresh
 
 from . import course, submissions
 
@@ -39,12 +44,20 @@ def main(argv=()):
     missing = [name for name in course.CODE_FILES if not (roots["before"] / name).exists()]
     if missing:
         parser.error(f"{roots['before']} is not a checkout of this kit: it has no {', '.join(missing)}")
+    if course.code_root(roots["before"]) != roots["before"]:
+        # As root, nbgrader runs only code that root alone can change (course.code_root).
+        parser.error(f"{roots['before']}'s grader is not root's alone (an owner or a writable mode): as root "
+                     "this kit would grade with its own code instead. Check it out as root (git worktree).")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     source, release = submissions.source_and_release(course.ROOT)
     rows = {name: [] for name in roots}
     with tempfile.TemporaryDirectory(prefix="cnnkit-pairs-") as workdir:
         folders = {}
+        fresh.course_secret(workdir)  # one secret (0600) for both: the same fresh inputs
         for name, root in roots.items():
             folders[name] = course.copy_course(Path(workdir) / name, root=root)
+            shutil.copy2(Path(workdir) / fresh.SECRET_FILE, folders[name] / fresh.SECRET_FILE)
             course.generate_release(folders[name])
             submissions.write(submissions.reference(source, release), folders[name], "reference")
         print(f"{'round':>5} {'grader':<7} {'seconds':>7} {'score':>5}" + "".join(f" {p:>8}" for p in PHASES), flush=True)

@@ -134,22 +134,27 @@ class Evaluator:
                                         env=env, start_new_session=True)
         return self
 
-    def hand_inputs(self):
-        """Hand the grader's inputs over (once), from a thread: reading the images takes about a second."""
+    def hand_inputs(self, ahead=True):
+        """Hand the grader's inputs over (once), from a thread: reading the images takes about a
+        second. ``ahead=False`` when the models are already there: the process measures only
+        what they need."""
         if self._inputs is None:
-            self._inputs = threading.Thread(target=self._hand_inputs, args=self._given, daemon=True)
+            self._inputs = threading.Thread(target=self._hand_inputs, args=(*self._given, ahead), daemon=True)
             self._inputs.start()
 
-    def _hand_inputs(self, budget, inputs):
+    def _hand_inputs(self, budget, inputs, ahead):
         try:
             val_images, val_labels, heldout_images, _ = grading_data(budget.n_train, budget.n_val, budget.seed)
             probe = probe_sets(inputs, fresh.training_arrays(inputs))
             np.savez(self.folder / "inputs.npz", grading_images=val_images, grading_labels=val_labels,
                      probe_images=probe["val"][0], probe_labels=probe["val"][1],
                      start_images=probe["train"][0], start_labels=probe["train"][1], heldout_images=heldout_images)
-            self._publish("inputs.json", {"start_seed": probe["seed"], "start_call": list(probe["call"])})
-        except Exception as err:  # noqa: BLE001 - raised again by measure(), in the grader's own thread
+            self._publish("inputs.json", {"start_seed": probe["seed"], "start_call": list(probe["call"]),
+                                          "ahead": ahead})
+        except Exception as err:  # noqa: BLE001 - raised again by measure() if a model needs it
             self._inputs_failed = err
+            if self.log is not None:
+                self.log.error("handing the measurement its inputs failed: %s: %s", type(err).__name__, err)
 
     def _publish(self, name, content):
         """Write ``name`` whole, readable by the slot's user, where the process waits for it."""
@@ -171,7 +176,7 @@ class Evaluator:
         accepted = {name: f"model{i}" for i, name in enumerate(n for n in paths if models[n].config is not None)}
         results = {}
         if accepted:
-            self.hand_inputs()
+            self.hand_inputs(ahead=False)
             self._inputs.join()
             if self._inputs_failed is not None:
                 raise self._inputs_failed

@@ -40,3 +40,11 @@ def test_grading_against_another_checkout_refuses_a_folder_that_is_not_one(tmp_p
         bench.main(["--against", str(tmp_path), "--rounds", "1"])
     assert stopped.value.code == 2
     assert f"{tmp_path} is not a checkout of this kit: it has no nbgrader_config.py, cnnkit_grader" in capsys.readouterr().err
+
+
+def test_grading_against_another_checkout_needs_at_least_one_round(capsys):
+    from cnnkit_tools import course
+
+    with pytest.raises(SystemExit):
+        bench.main(["--against", str(course.ROOT), "--rounds", "0"])
+    assert "--rounds must be at least 1" in capsys.readouterr().err

@@ -96,6 +96,10 @@ def test_every_view_converts_to_the_same_values(images):
     assert aligned.ctypes.data % zerocopy.ALIGNMENT == 0 and not aligned.shareable()
     with pytest.raises(ValueError):
         tf.convert_to_tensor(aligned)
+    swapped = zerocopy.empty(images.shape, ">f4")
+    swapped[...] = images
+    assert not swapped.shareable()
+    np.testing.assert_array_equal(tf.convert_to_tensor(swapped).numpy(), np.array(images))
 
 
 def test_ops_that_read_a_shared_array_never_write_to_it(images):
