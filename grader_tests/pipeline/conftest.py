@@ -29,10 +29,11 @@ def pytest_collection_modifyitems(config, items):
     """The tests that read the four batches run last, every other test keeping its order.
 
     The batches start grading as collection ends and keep both cores busy for most of the
-    suite; alone, the other slow tests leave about half of both cores idle (servers starting,
-    one grading at a time: 1,181 CPU-s in 1,211 s, 2026-12-07). Run in file order, the first
-    batch test waited for the batches with nothing else to do; run last, the batches grade
-    while the hub, the other slow tests and the fast tier use what they leave.
+    suite; alone, the other slow tests leave about a third of both cores idle (servers
+    starting, one grading at a time: 1,181 CPU-s in about 900 s on 2026-12-07, as
+    docs/development.md tells). Run in file order, the first batch test waited for the
+    batches with nothing else to do; run last, the batches grade while the hub, the other
+    slow tests and the fast tier use what they leave.
     """
     items[:] = [item for item in items if not _uses_batches(item)] + [item for item in items if _uses_batches(item)]
 
