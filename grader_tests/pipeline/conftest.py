@@ -21,25 +21,9 @@ from courses import SIDE_BY_SIDE, SMOKE, STALL, digests, make_course, write_atta
 BATCH_FIXTURES = {"batches", "smoke_course", "attacked", "stalled"}
 
 
-def _uses_batches(item):
-    return bool(BATCH_FIXTURES & set(getattr(item, "fixturenames", ())))
-
-
-def pytest_collection_modifyitems(config, items):
-    """The tests that read the four batches run last, every other test keeping its order.
-
-    The batches start grading as collection ends and keep both cores busy for most of the
-    suite; alone, the other slow tests leave about a third of both cores idle (servers
-    starting, one grading at a time: 1,181 CPU-s in about 900 s on 2026-12-07, as
-    docs/development.md tells). Run in file order, the first batch test waited for the
-    batches with nothing else to do; run last, the batches grade while the hub, the other
-    slow tests and the fast tier use what they leave.
-    """
-    items[:] = [item for item in items if not _uses_batches(item)] + [item for item in items if _uses_batches(item)]
-
-
 def pytest_collection_finish(session):
-    if os.environ.get("CIFAR10_DIR") and any(_uses_batches(item) for item in session.items):
+    if os.environ.get("CIFAR10_DIR") and any(BATCH_FIXTURES & set(getattr(item, "fixturenames", ()))
+                                             for item in session.items):
         session.config.cnnkit_batches = start_batches(session.config._tmp_path_factory, os.environ["CIFAR10_DIR"])
 
 
