@@ -33,7 +33,7 @@ from cnnkit_grader.judge.tasks import grade_id
 from cnnkit_grader.judge.thresholds import heldout_threshold
 
 from . import course, fitbench, submissions
-from .memory import PeakByMarker
+from .memory import PeakByMarker, student_env
 
 GIB = 1024 ** 3
 MARKERS = {"kernel": "ipykernel", "probe": "cnnkit_grader.inside.probe", "measure": "cnnkit_grader.inside.measure"}
@@ -56,20 +56,14 @@ def dropout_fit_in_grading(graded_nb):
 
 
 def run_solved_notebook(workdir):
-    import os
-
     from nbclient import NotebookClient
 
     source, _ = submissions.source_and_release(course.ROOT)
     nb = submissions.read(source)
-    saved = {k: os.environ.pop(k, None) for k in ("CNNKIT_BUDGET", "NBGRADER_EXECUTION")}
-    try:
-        with PeakByMarker({"kernel": "ipykernel"}) as memory:
-            started = time.monotonic()
-            NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(workdir)}}).execute()
-            return time.monotonic() - started, memory.peak["kernel"]
-    finally:
-        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    with PeakByMarker({"kernel": "ipykernel"}) as memory:
+        started = time.monotonic()
+        NotebookClient(nb, timeout=900, resources={"metadata": {"path": str(workdir)}}).execute(env=student_env())
+        return time.monotonic() - started, memory.peak["kernel"]
 
 
 def print_phases(meta):

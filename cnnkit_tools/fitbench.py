@@ -94,10 +94,12 @@ def default_env():
 
 
 def kit_env():
-    """The environment the sandbox gives a graded kernel for TensorFlow (``sandbox.thread_env``)."""
+    """The environment the sandbox gives a graded kernel for training: its allocator setting
+    (``cnnkit.kernel_env``) and TensorFlow's thread counts (``sandbox.thread_env``)."""
+    from cnnkit.kernel_env import KERNEL_ENV
     from cnnkit_grader.boundary import sandbox
 
-    return dict(default_env(), **sandbox.thread_env())
+    return dict(default_env(), **KERNEL_ENV, **sandbox.thread_env())
 
 
 def bare(budget, env):

@@ -1,8 +1,11 @@
 """Peak resident memory, sampled from outside: of marked processes, or of a process and its children."""
 
+import os
 import threading
 
 import psutil
+
+from cnnkit.kernel_env import KERNEL_ENV
 
 from cnnkit_grader.judge.tasks import grade_id
 
@@ -97,6 +100,13 @@ class KernelRss(Sampler):
         return peak, now
 
 
+def student_env():
+    """A student's kernel's environment on the course hub: ours without the grading budget, with
+    the allocator setting the hub gives every server (``cnnkit.kernel_env``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CNNKIT_BUDGET", "NBGRADER_EXECUTION")}
+    return dict(env, **KERNEL_ENV)
+
+
 def per_cell(nb, workdir, env=None, timeout=900, **options):
     """Run nb on a fresh kernel cell by cell: a row per code cell, (index, grade_id, peak, after),
     RSS in bytes of the kernel process. ``env`` is the kernel's environment (default: ours);
@@ -120,7 +130,6 @@ def per_cell(nb, workdir, env=None, timeout=900, **options):
 def main(argv=None):
     """Per-cell kernel RSS of the solved source notebook at the student budget, for each PYTHONPATH given."""
     import argparse
-    import os
     import tempfile
 
     from . import course, submissions
@@ -129,7 +138,7 @@ def main(argv=None):
     parser.add_argument("roots", nargs="+", help="kit checkouts whose cnnkit the kernel imports (PYTHONPATH)")
     args = parser.parse_args(argv)
     source, _ = submissions.source_and_release(course.ROOT)
-    env = {k: v for k, v in os.environ.items() if k not in ("CNNKIT_BUDGET", "NBGRADER_EXECUTION")}
+    env = student_env()
     tables = []
     for root in args.roots:
         with tempfile.TemporaryDirectory(prefix="cnnkit-memory-") as workdir:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cnnkit import settings as kit_settings
+from cnnkit.kernel_env import KERNEL_ENV
 
 KIT = Path(__file__).resolve().parent.parent
 CONFIG_FILE = KIT / "hub" / "jupyterhub_config.py"
@@ -85,9 +86,10 @@ class Settings:
     @property
     def course_env(self):
         """What every server of the hub and the grader's own commands see: the course's Python,
-        the exchange, the data and the budget."""
+        the exchange, the data and the budget, and the allocator setting every kernel that
+        trains starts with (``cnnkit.kernel_env``)."""
         env = {"PATH": f"{self.python_bin}:/usr/bin:/bin", "NBGRADER_EXCHANGE_ROOT": str(self.exchange),
-               "TF_CPP_MIN_LOG_LEVEL": "3"}
+               "TF_CPP_MIN_LOG_LEVEL": "3", **KERNEL_ENV}
         if self.cifar10_dir:
             env["CIFAR10_DIR"] = self.cifar10_dir
         if self.budget:

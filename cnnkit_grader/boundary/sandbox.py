@@ -41,6 +41,7 @@ from pathlib import Path
 
 from cnnkit import budget as budgets
 from cnnkit import data
+from cnnkit.kernel_env import KERNEL_ENV
 
 from cnnkit_grader.boundary import cgroups, files, syscalls
 
@@ -428,6 +429,7 @@ def command(argv, slot_, writable=(), readonly=(), cwd=None, memory=MEMORY_LIMIT
                    # NBGRADER_EXECUTION, and must train exactly as the rules expect.
                    "CNNKIT_BUDGET": budgets.current().name}
     environment["PYTHONPATH"] = os.pathsep.join([KIT_MOUNT] + ([str(INSIDE.parent.parent)] if with_inside else []))
+    environment.update(KERNEL_ENV)
     environment.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
     environment.update(thread_env())
     environment.update(env or {})

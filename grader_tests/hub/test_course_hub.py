@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from cnnkit import budget
+from cnnkit.kernel_env import KERNEL_ENV
 from cnnkit_tools import samples as sample_submissions
 from cnnkit_tools import submissions
 from hub import coursefolder
@@ -124,6 +125,13 @@ def test_students_fetch_work_validate_and_submit(settings, roles, loop):
     for student, solution in work.items():
         fetched = ok(student.server("POST", "assignments/fetch", data=course_args(settings)))["value"]
         [assignment] = by_status(fetched, "fetched")
+        # Every kernel the student starts inherits their server's environment: the allocator
+        # setting that keeps a kernel's memory down (cnnkit/kernel_env.py) is in it.
+        uid = pwd.getpwnam(student.name).pw_uid
+        servers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == uid
+                   and b"jupyterhub-singleuser" in _cmdline(p)]
+        assert servers, f"no server process of {student.name} found"
+        assert all(f"{k}={v}".encode() in _environ(p) for p in servers for k, v in KERNEL_ENV.items())
         path = assignment["notebooks"][0]["path"]
         assert path == f"{settings.course_id}/{ASSIGNMENT}/{submissions.NOTEBOOK}"
         release = student.server("GET", f"api/contents/{path}").json()["content"]
@@ -196,6 +204,13 @@ class SandboxWatch:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def _cmdline(proc):
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _environ(proc):

@@ -32,6 +32,7 @@ def test_the_defaults_carry_none_of_the_kits_tensorflow_settings(monkeypatch):
     default, kit = fitbench.default_env(), fitbench.kit_env()
     assert not set(fitbench.TUNING_VARS) & set(default)
     assert kit["TF_NUM_INTRAOP_THREADS"] == "2" and kit["TF_NUM_INTEROP_THREADS"] == "1"
+    assert kit["MALLOC_ARENA_MAX"] == "2" and "MALLOC_ARENA_MAX" not in default
 
 
 def test_grading_against_another_checkout_refuses_a_folder_that_is_not_one(tmp_path, capsys):

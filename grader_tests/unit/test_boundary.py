@@ -147,6 +147,19 @@ def test_sandboxed_code_cannot_make_a_user_namespace_but_runs_threads_and_childr
     assert "thread ran" in done.stdout and "child ran" in done.stdout
 
 
+def test_a_sandboxed_process_starts_with_the_kits_allocator_setting():
+    """glibc reads MALLOC_ARENA_MAX only as a process starts: the sandbox sets it for every
+    kernel, probe and measurement (cnnkit/kernel_env.py), whatever the grader's own is."""
+    import subprocess
+    import sys
+    with sandbox.slot() as slot:
+        argv = sandbox.command([sys.executable, "-c", "import os; print(os.environ.get('MALLOC_ARENA_MAX'))"],
+                               slot, with_data=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, MALLOC_ARENA_MAX="8"))
+    assert done.stdout.split() == ["2"], done.stdout + done.stderr
+
+
 def test_unfiltered_the_same_code_makes_a_user_namespace():
     """The test above can fail: without --seccomp, the same code makes its namespace here."""
     import subprocess

@@ -66,6 +66,7 @@ def test_the_grader_sees_the_course_data_budget_and_exchange_the_students_server
     assert grader["CNNKIT_NGSHARE_URL"] == hub.ngshare_url and grader["CNNKIT_SANDBOX_USERS"] == "slot-a"
     assert grader["NBGRADER_EXCHANGE_ROOT"] == str(tmp_path / "exchange")
     assert {k: v for k, v in grader.items() if k in hub.course_env} == hub.course_env
+    assert hub.course_env["MALLOC_ARENA_MAX"] == "2"  # every student's kernel starts with it
     plain = coursefolder.grader_environment(settings.Settings(root=str(tmp_path)))
     assert not {"CIFAR10_DIR", "CNNKIT_BUDGET", "CNNKIT_NGSHARE_URL"} & set(plain)
 
