@@ -102,9 +102,10 @@ class KernelRss(Sampler):
 
 def student_env():
     """A student's kernel's environment on the course hub: ours without the grading budget, with
-    the allocator setting the hub gives every server (``cnnkit.kernel_env``)."""
+    the allocator setting the hub gives every server (``cnnkit.kernel_env``) unless ours sets it
+    (``MALLOC_ARENA_MAX=16``, glibc's own limit on 2 cores, measures a kernel without it)."""
     env = {k: v for k, v in os.environ.items() if k not in ("CNNKIT_BUDGET", "NBGRADER_EXECUTION")}
-    return dict(env, **KERNEL_ENV)
+    return dict(KERNEL_ENV, **env)
 
 
 def per_cell(nb, workdir, env=None, timeout=900, **options):

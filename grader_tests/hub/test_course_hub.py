@@ -128,7 +128,8 @@ def test_students_fetch_work_validate_and_submit(settings, roles, loop):
         # Every kernel the student starts inherits their server's environment: the allocator
         # setting that keeps a kernel's memory down (cnnkit/kernel_env.py) is in it.
         uid = pwd.getpwnam(student.name).pw_uid
-        servers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == uid
+        servers = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                   and _status(p.name).get("Uid", "-1").split()[0] == str(uid)
                    and b"jupyterhub-singleuser" in _cmdline(p)]
         assert servers, f"no server process of {student.name} found"
         assert all(f"{k}={v}".encode() in _environ(p) for p in servers for k, v in KERNEL_ENV.items())
