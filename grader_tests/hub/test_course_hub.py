@@ -127,10 +127,8 @@ def test_students_fetch_work_validate_and_submit(settings, roles, loop):
         [assignment] = by_status(fetched, "fetched")
         # Every kernel the student starts inherits their server's environment: the allocator
         # setting that keeps a kernel's memory down (cnnkit/kernel_env.py) is in it.
-        uid = pwd.getpwnam(student.name).pw_uid
-        servers = [p for p in Path("/proc").iterdir() if p.name.isdigit()
-                   and _status(p.name).get("Uid", "-1").split()[0] == str(uid)
-                   and b"jupyterhub-singleuser" in _cmdline(p)]
+        marker = f"JUPYTERHUB_USER={student.name}".encode()
+        servers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and marker in _environ(p)]
         assert servers, f"no server process of {student.name} found"
         assert all(f"{k}={v}".encode() in _environ(p) for p in servers for k, v in KERNEL_ENV.items())
         path = assignment["notebooks"][0]["path"]
@@ -205,13 +203,6 @@ class SandboxWatch:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-
-
-def _cmdline(proc):
-    try:
-        return (proc / "cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def _environ(proc):
